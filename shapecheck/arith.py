@@ -39,6 +39,7 @@ __all__ = [
     "output_padding_for",
     "output_padding_limit",
     "pool_out",
+    "same_out",
 ]
 
 
@@ -277,6 +278,12 @@ def _split(total: int, auto_pad: AutoPad, *, extra_at_end_for_upper: bool = True
     return (small, large) if upper == extra_at_end_for_upper else (large, small)
 
 
+def same_out(n: Any, stride: int = 1) -> Any:
+    """``⌈n / s⌉`` — the output size ONNX ``auto_pad`` SAME_* aims at for Conv and pooling."""
+    _check_positive("stride", stride)
+    return (n + stride - 1) // stride
+
+
 def auto_pads(n: int, k: int, auto_pad: AutoPad, *, stride: int = 1, dilation: int = 1) -> Pads:
     """Explicit ``(begin, end)`` pads that ONNX ``auto_pad`` means for Conv and pooling.
 
@@ -287,7 +294,7 @@ def auto_pads(n: int, k: int, auto_pad: AutoPad, *, stride: int = 1, dilation: i
     _check_positive("stride", stride)
     if auto_pad in (AutoPad.VALID, AutoPad.NOTSET):
         return (0, 0)
-    target = -(-n // stride)
+    target = same_out(n, stride)
     total = max(0, (target - 1) * stride + effective_kernel(k, dilation) - n)
     return _split(total, auto_pad)
 
