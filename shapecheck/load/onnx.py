@@ -1,0 +1,225 @@
+"""Read an ONNX file into a :class:`~shapecheck.graph.ModelGraph` without reading its weights.
+
+What this loader promises:
+
+* ``onnx.load(..., load_external_data=False)``: a file named by an external-data entry is never opened;
+  weight shapes come from initializer dims, and only small integer / float tensors (pads, sizes, scales,
+  shape arithmetic) are read as values.
+* Model-local functions are inlined first (PyTorch's newer exporter emits them).
+* Constant nodes become constants; attributes become plain Python values (nothing downstream sees a
+  protobuf); If/Loop/Scan bodies are reported as not checked, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import AttributeProto, TensorProto, numpy_helper
+
+from shapecheck.errors import LoadError
+from shapecheck.graph import LoadNote, ModelGraph, Node, TensorSpec
+from shapecheck.symbolic import Dim, declared_shape
+
+__all__ = ["MAX_VALUE_ELEMENTS", "load_onnx"]
+
+#: Tensors up to this many elements are read as values (shape arithmetic); larger ones keep only a shape.
+MAX_VALUE_ELEMENTS = 64
+#: Default largest file read, in bytes; a model larger than this is refused with a clear message.
+MAX_FILE_BYTES = 2 << 30
+
+_INTEGER_TYPES = {
+    TensorProto.INT64, TensorProto.INT32, TensorProto.INT16, TensorProto.INT8,
+    TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64, TensorProto.BOOL,
+}
+_FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.BFLOAT16}
+_SUBGRAPH_OPS = {"If", "Loop", "Scan"}
+
+
+def _read(path: str) -> onnx.ModelProto:
+    try:
+        size = os.path.getsize(path)
+    except OSError as error:
+        raise LoadError(f"cannot read the file: {error.strerror or error}", path=path) from None
+    if size > MAX_FILE_BYTES:
+        raise LoadError(f"the file is {size} bytes, above the limit of {MAX_FILE_BYTES}", path=path)
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception as error:  # protobuf raises DecodeError, RuntimeWarning-ish, ValueError…
+        raise LoadError(f"not a readable ONNX model ({type(error).__name__}: {error})".strip(), path=path) from None
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
+        raise LoadError("not an ONNX model: it has no graph (an empty or truncated file?)", path=path)
+    return model
+
+
+def _inline(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
+    if not model.functions:
+        return model
+    try:
+        from onnx import inliner
+
+        return inliner.inline_local_functions(model)
+    except Exception as error:
+        raise LoadError(f"could not inline the model's local functions: {error}", path=path) from None
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return int(entry.version)
+    return 1
+
+
+def _type_shape(value_info: onnx.ValueInfoProto) -> tuple[Dim, ...] | None:
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    dims: list[int | str | None] = []
+    for dim in tensor_type.shape.dim:
+        if dim.HasField("dim_value"):
+            dims.append(int(dim.dim_value))
+        elif dim.HasField("dim_param") and dim.dim_param:
+            dims.append(dim.dim_param)
+        else:
+            dims.append(None)
+    return declared_shape(tuple(dims))
+
+
+def _is_external(tensor: TensorProto) -> bool:
+    return tensor.data_location == TensorProto.EXTERNAL
+
+
+def _tensor_value(tensor: TensorProto) -> Any:
+    """Small integer / float tensors as NumPy object arrays of Python numbers; everything else ``None``."""
+    count = int(np.prod(tensor.dims)) if tensor.dims else 1
+    if _is_external(tensor) or count > MAX_VALUE_ELEMENTS:
+        return None
+    if tensor.data_type not in _INTEGER_TYPES and tensor.data_type not in _FLOAT_TYPES:
+        return None
+    array = numpy_helper.to_array(tensor)
+    cast = int if tensor.data_type in _INTEGER_TYPES else float
+    return np.array([cast(v) for v in array.reshape(-1)], dtype=object).reshape(array.shape)
+
+
+def _tensor_spec(tensor: TensorProto) -> TensorSpec:
+    return TensorSpec(tuple(int(d) for d in tensor.dims), _tensor_value(tensor), int(tensor.data_type))
+
+
+def _attribute(attr: AttributeProto) -> Any:
+    kind = attr.type
+    if kind == AttributeProto.INT:
+        return int(attr.i)
+    if kind == AttributeProto.INTS:
+        return tuple(int(v) for v in attr.ints)
+    if kind == AttributeProto.FLOAT:
+        return float(attr.f)
+    if kind == AttributeProto.FLOATS:
+        return tuple(float(v) for v in attr.floats)
+    if kind == AttributeProto.STRING:
+        return attr.s.decode("utf-8", "replace")
+    if kind == AttributeProto.STRINGS:
+        return tuple(s.decode("utf-8", "replace") for s in attr.strings)
+    if kind == AttributeProto.TENSOR:
+        return _tensor_spec(attr.t)
+    return None  # GRAPH(S), SPARSE_TENSOR, TYPE_PROTO: not read
+
+
+def _constant_spec(node: onnx.NodeProto) -> TensorSpec | None:
+    """A Constant node's output as a TensorSpec (its ``value``, ``value_int(s)`` or ``value_float(s)``)."""
+    for attr in node.attribute:
+        value = _attribute(attr)
+        if isinstance(value, TensorSpec):
+            return value
+        if attr.name in ("value_int", "value_float"):
+            return TensorSpec((), np.array(value, dtype=object), None)
+        if attr.name in ("value_ints", "value_floats"):
+            return TensorSpec((len(value),), np.array(list(value), dtype=object), None)
+    return None
+
+
+def _unique_name(wanted: str, op: str, index: int, taken: set[str]) -> str:
+    name = wanted or f"{op}_{index}"
+    candidate, suffix = name, 1
+    while candidate in taken:
+        suffix += 1
+        candidate = f"{name}#{suffix}"
+    taken.add(candidate)
+    return candidate
+
+
+def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list[LoadNote]) -> Iterable[Node]:
+    taken: set[str] = set()
+    for index, proto in enumerate(graph.node):
+        name = _unique_name(proto.name, proto.op_type, index, taken)
+        if proto.op_type == "Constant" and proto.domain in ("", "ai.onnx") and len(proto.output) == 1:
+            spec = _constant_spec(proto)
+            if spec is not None:
+                constants[proto.output[0]] = spec
+                continue
+        if proto.op_type in _SUBGRAPH_OPS:
+            notes.append(LoadNote("subgraph", f"the body of {proto.op_type} node {name!r} is not checked", name))
+        attrs = {a.name: _attribute(a) for a in proto.attribute}
+        for key, value in attrs.items():
+            if isinstance(value, TensorSpec):
+                attrs[key] = value.value if value.value is not None else value
+        yield Node(
+            name=name,
+            op=proto.op_type,
+            inputs=tuple(proto.input),
+            outputs=tuple(proto.output),
+            attrs=attrs,
+            domain="" if proto.domain == "ai.onnx" else proto.domain,
+            index=index,
+        )
+
+
+def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]]:
+    """ONNX's own shape inference, run once and only when an op shapecheck has no rule for needs it."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
+    except Exception:
+        return {}
+    shapes: dict[str, tuple[Dim, ...]] = {}
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output):
+        shape = _type_shape(info)
+        if shape is not None:
+            shapes[info.name] = shape
+    return shapes
+
+
+def load_onnx(path: str | os.PathLike[str]) -> ModelGraph:
+    """Load an ONNX model file. Raises :class:`LoadError` for anything that is not a readable model."""
+    path = os.fspath(path)
+    model = _inline(_read(path), path)
+    graph = model.graph
+    notes: list[LoadNote] = []
+    constants = {t.name: _tensor_spec(t) for t in graph.initializer}
+    if any(_is_external(t) for t in graph.initializer):
+        notes.append(LoadNote("external-data", "the weights are stored as external data and were not read; "
+                              "their shapes come from the initializer dims"))
+    inputs = {
+        vi.name: TensorSpec(_type_shape(vi), None, int(vi.type.tensor_type.elem_type) or None)
+        for vi in graph.input
+        if vi.name not in constants
+    }
+    nodes = list(_nodes(graph, constants, notes))
+    value_info = {}
+    for info in list(graph.value_info) + list(graph.output):
+        shape = _type_shape(info)
+        if shape is not None and all(d is not None for d in shape):
+            value_info[info.name] = shape
+    return ModelGraph(
+        path=path,
+        format="onnx",
+        nodes=nodes,
+        inputs=inputs,
+        outputs=[o.name for o in graph.output],
+        constants=constants,
+        value_info=value_info,
+        opset=_opset(model),
+        notes=notes,
+        fallback_shapes=lambda: _inferred_shapes(model),
+    )
