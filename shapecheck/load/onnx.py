@@ -22,9 +22,9 @@ from onnx import AttributeProto, TensorProto, numpy_helper
 
 from shapecheck.errors import LoadError
 from shapecheck.graph import LoadNote, ModelGraph, Node, TensorSpec
-from shapecheck.symbolic import Dim, declared_shape
+from shapecheck.symbolic import Dim, Expr, declared_shape
 
-__all__ = ["MAX_VALUE_ELEMENTS", "load_onnx"]
+__all__ = ["MAX_VALUE_ELEMENTS", "graph_from_model", "load_onnx"]
 
 #: Tensors up to this many elements are read as values (shape arithmetic); larger ones keep only a shape.
 MAX_VALUE_ELEMENTS = 64
@@ -49,7 +49,7 @@ def _read(path: str) -> onnx.ModelProto:
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as error:  # protobuf raises DecodeError, RuntimeWarning-ish, ValueError…
-        raise LoadError(f"not a readable ONNX model ({type(error).__name__}: {error})".strip(), path=path) from None
+        raise LoadError(f"not a readable ONNX model ({type(error).__name__}: {error})", path=path) from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
         raise LoadError("not an ONNX model: it has no graph (an empty or truncated file?)", path=path)
     return model
@@ -160,7 +160,8 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
                 constants[proto.output[0]] = spec
                 continue
         if proto.op_type in _SUBGRAPH_OPS:
-            notes.append(LoadNote("subgraph", f"the body of {proto.op_type} node {name!r} is not checked", name))
+            message = f"the body of {proto.op_type} node {name!r} is not checked"
+            notes.append(LoadNote("subgraph", message, name))
         attrs = {a.name: _attribute(a) for a in proto.attribute}
         for key, value in attrs.items():
             if isinstance(value, TensorSpec):
@@ -182,18 +183,26 @@ def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]]:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
     except Exception:
         return {}
+    declared = {d.dim_param for vi in model.graph.input for d in vi.type.tensor_type.shape.dim if d.dim_param}
     shapes: dict[str, tuple[Dim, ...]] = {}
     for info in list(inferred.graph.value_info) + list(inferred.graph.output):
         shape = _type_shape(info)
         if shape is not None:
-            shapes[info.name] = shape
+            # Inference invents fresh ``unk__N`` names; they say nothing, so they become unknown.
+            shapes[info.name] = tuple(d if not isinstance(d, Expr) or d.symbols() <= declared else None
+                                      for d in shape)
     return shapes
 
 
 def load_onnx(path: str | os.PathLike[str]) -> ModelGraph:
     """Load an ONNX model file. Raises :class:`LoadError` for anything that is not a readable model."""
     path = os.fspath(path)
-    model = _inline(_read(path), path)
+    return graph_from_model(_read(path), path)
+
+
+def graph_from_model(model: onnx.ModelProto, path: str = "<model>") -> ModelGraph:
+    """Build the graph of an in-memory model (``path`` names it in messages)."""
+    model = _inline(model, path)
     graph = model.graph
     notes: list[LoadNote] = []
     constants = {t.name: _tensor_spec(t) for t in graph.initializer}
