@@ -109,15 +109,7 @@ class ModelGraph:
         self._consumers: dict[str, list[str]] = {}
         for node in nodes:
             self._add(node)
-        self.dag = nx.DiGraph()
-        self.dag.add_nodes_from(self.nodes)
-        edges: dict[tuple[str, str], list[str]] = {}
-        for node in self.nodes.values():
-            for tensor in node.inputs:
-                source = self._producer.get(tensor)
-                if source is not None:
-                    edges.setdefault((source, node.name), []).append(tensor)
-        self.dag.add_edges_from((u, v, {"tensors": t}) for (u, v), t in edges.items())
+        self._dag: nx.DiGraph | None = None
         self._order = self._topological_order()
 
     def _add(self, node: Node) -> None:
@@ -139,7 +131,42 @@ class ModelGraph:
             if tensor:
                 self._consumers.setdefault(tensor, []).append(node.name)
 
+    @property
+    def dag(self) -> nx.DiGraph:
+        """The networkx DAG (producer → consumer, edge attribute ``tensors``), built on first use.
+
+        Checking a model in file order needs no graph library; the rules that walk branches do, and
+        a 100k-node model should not pay for it when only its shapes are asked for.
+        """
+        if self._dag is None:
+            dag = nx.DiGraph()
+            dag.add_nodes_from(self.nodes)
+            edges: dict[tuple[str, str], list[str]] = {}
+            for node in self.nodes.values():
+                for tensor in node.inputs:
+                    source = self._producer.get(tensor)
+                    if source is not None:
+                        edges.setdefault((source, node.name), []).append(tensor)
+            dag.add_edges_from((u, v, {"tensors": t}) for (u, v), t in edges.items())
+            self._dag = dag
+        return self._dag
+
+    def _is_topological(self, ordered: list[Node]) -> bool:
+        done: set[str] = set()
+        producer = self._producer
+        for node in ordered:
+            for tensor in node.inputs:
+                if tensor in producer and producer[tensor] not in done:
+                    return False
+            done.add(node.name)
+        return True
+
     def _topological_order(self) -> list[Node]:
+        """File order when it is already topological (ONNX requires it; YAML layers usually are),
+        else networkx's lexicographic topological sort by file index; a cycle is a LoadError."""
+        in_file_order = sorted(self.nodes.values(), key=lambda n: n.index)
+        if self._is_topological(in_file_order):
+            return in_file_order
         try:
             names = list(nx.lexicographical_topological_sort(self.dag, key=lambda n: self.nodes[n].index))
         except nx.NetworkXUnfeasible:

@@ -8,7 +8,7 @@ could not be checked because of it are counted and reported once, at their cause
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +112,23 @@ def propagate(
     ctx = _Context(graph.opset, result.facts, result.details)
     unknown_cause: dict[str, str] = {}  # tensor -> node whose failure made it unknown
     blocked: dict[str, list[str]] = {}  # cause node -> nodes downstream that it left unchecked
+    memo: dict[Hashable, tuple[list[Tensor], dict[str, Any] | None]] = {}
 
     for node in graph.topological_order():
         ctx.node = node
         inputs: list[Tensor | None] = [tensors.get(t, UNKNOWN) if t else None for t in node.inputs]
         causes = {unknown_cause[t] for t in node.inputs if t in unknown_cause}
-        outputs = _run_rule(node, inputs, ctx, graph)
+        key = _memo_key(node, inputs)
+        remembered = memo.get(key) if key is not None else None
+        if remembered is not None:
+            outputs, details = remembered
+            if details is not None:
+                result.details[node.name] = details
+        else:
+            facts_before = len(result.facts)
+            outputs = _run_rule(node, inputs, ctx, graph)
+            if key is not None and len(result.facts) == facts_before:
+                memo[key] = (outputs, result.details.get(node.name))
         for tensor_name, tensor in zip(node.outputs, outputs):
             if not tensor_name:
                 continue
@@ -143,6 +154,26 @@ def propagate(
             )
         )
     return result
+
+
+def _memo_key(node: Node, inputs: list[Tensor | None]) -> Hashable | None:
+    """Identical op, attributes and inputs give identical outputs: real networks repeat their blocks,
+    so a rule runs once per distinct configuration. A rule call that records a fact (facts name the
+    node) is never remembered."""
+    shapes: list[Hashable] = []
+    for tensor in inputs:
+        if tensor is None:
+            shapes.append(None)
+        elif tensor.value is not None:
+            shapes.append((tensor.shape, tuple(tensor.value.flat)))
+        else:
+            shapes.append(tensor.shape)
+    key = (node.op, node.domain, len(node.outputs), tuple(node.attrs.items()), tuple(shapes))
+    try:
+        hash(key)
+    except TypeError:  # an attribute holding an array
+        return None
+    return key
 
 
 def _run_rule(node: Node, inputs: list[Tensor | None], ctx: _Context, graph: ModelGraph) -> list[Tensor]:

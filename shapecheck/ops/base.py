@@ -64,11 +64,14 @@ class Spatial:
     auto_pad: AutoPad
 
 
-def _per_axis(node: Node, name: str, value: Any, rank: int, default: int) -> tuple[int, ...] | None:
-    if value is None:
-        return (default,) * rank
-    values = tuple(int(v) for v in value)
-    return values if len(values) == rank else None
+_AUTO_PAD_CACHE: dict[Any, AutoPad] = {}
+
+
+def _auto_pad(value: Any) -> AutoPad:
+    cached = _AUTO_PAD_CACHE.get(value)
+    if cached is None:
+        cached = _AUTO_PAD_CACHE[value] = AutoPad.parse(value)
+    return cached
 
 
 def spatial_attrs(
@@ -77,48 +80,37 @@ def spatial_attrs(
     """Read kernel/strides/pads/dilations/auto_pad for ``rank`` spatial axes, defaults from the rank.
 
     ONNX pads are flat ``[b1, b2, …, e1, e2, …]``; here they become ``((b1, e1), (b2, e2), …)``.
-    Lengths that don't match the rank are a RANK_MISMATCH fact and the result is ``None``.
+    Lengths that don't match the rank are a RANK_MISMATCH fact, values below their minimum a
+    BAD_ATTRIBUTE fact; either way the result is ``None``. (Hot path: one call per conv or pool.)
     """
-    kernel_shape = node.attr("kernel_shape", kernel)
-    if kernel_shape is None:
+    attrs = node.attrs
+    ones = (1,) * rank
+    values = {
+        "kernel_shape": attrs.get("kernel_shape", kernel),
+        "strides": attrs.get("strides", ones),
+        "dilations": attrs.get("dilations", ones),
+        "pads": attrs.get("pads", (0,) * (2 * rank)),
+    }
+    if values["kernel_shape"] is None:
         ctx.fact(FactKind.UNRESOLVED, "kernel size unknown (no kernel_shape and no weight shape)")
         return None
-    fields: dict[str, tuple[int, ...] | None] = {
-        "kernel_shape": _per_axis(node, "kernel_shape", kernel_shape, rank, 1),
-        "strides": _per_axis(node, "strides", node.attr("strides"), rank, 1),
-        "dilations": _per_axis(node, "dilations", node.attr("dilations"), rank, 1),
-    }
-    raw_pads = node.attr("pads")
-    pads_flat = (0,) * (2 * rank) if raw_pads is None else tuple(int(p) for p in raw_pads)
-    for name, values in fields.items():
-        if values is None:
-            ctx.fact(
-                FactKind.RANK_MISMATCH,
-                f"{name} has {len(node.attr(name))} values but the input has {rank} spatial axes",
-                attribute=name,
-            )
+    for name, value in values.items():
+        wanted = 2 * rank if name == "pads" else rank
+        if len(value) != wanted:
+            ctx.fact(FactKind.RANK_MISMATCH,
+                     f"{name} has {len(value)} values but {rank} spatial axes need {wanted}", attribute=name)
             return None
-    if len(pads_flat) != 2 * rank:
-        ctx.fact(
-            FactKind.RANK_MISMATCH,
-            f"pads has {len(pads_flat)} values but {rank} spatial axes need {2 * rank}",
-            attribute="pads",
-        )
-        return None
-    for name in ("kernel_shape", "strides", "dilations"):
-        if min(fields[name] or (1,)) < 1:
-            ctx.fact(FactKind.BAD_ATTRIBUTE, f"{name} must be >= 1, got {list(fields[name] or ())}",
-                     attribute=name)
+        if min(value, default=1) < (0 if name == "pads" else 1):
+            ctx.fact(FactKind.BAD_ATTRIBUTE,
+                     f"{name} must be >= {0 if name == 'pads' else 1}, got {list(value)}", attribute=name)
             return None
-    if min(pads_flat, default=0) < 0:
-        ctx.fact(FactKind.BAD_ATTRIBUTE, f"pads must be >= 0, got {list(pads_flat)}", attribute="pads")
-        return None
+    pads = values["pads"]
     return Spatial(
-        kernel=fields["kernel_shape"] or (),
-        strides=fields["strides"] or (),
-        pads=tuple(zip(pads_flat[:rank], pads_flat[rank:])),
-        dilations=fields["dilations"] or (),
-        auto_pad=AutoPad.parse(node.attr("auto_pad")),
+        kernel=tuple(values["kernel_shape"]),
+        strides=tuple(values["strides"]),
+        pads=tuple(zip(pads[:rank], pads[rank:])),
+        dilations=tuple(values["dilations"]),
+        auto_pad=_auto_pad(attrs.get("auto_pad")),
     )
 
 
