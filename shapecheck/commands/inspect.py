@@ -25,6 +25,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shapecheck.errors import LoadError
+    from shapecheck.facts import FactKind
     from shapecheck.load import load_model
     from shapecheck.propagate import propagate
     from shapecheck.report.inspect import inspect_document, write_inspect_text
@@ -34,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     graph = load_model(args.model)
     bindings = {k: v for k, v in graph.dim_defaults.items() if k not in dims} | dims
     result = propagate(graph, dims=bindings, input_shapes=shapes)
+    for fact in result.facts_of(FactKind.RANK_MISMATCH):
+        if "attribute" in fact.data:  # the model file itself is malformed, not merely mismatched
+            raise LoadError(fact.message, path=graph.path, where=f"node {fact.node!r}")
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         if args.format == "json":
