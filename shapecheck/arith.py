@@ -28,6 +28,7 @@ __all__ = [
     "OutputPaddingResult",
     "PoolSemantics",
     "TransposeAsConv",
+    "auto_pad_preimage",
     "auto_pads",
     "conv_out",
     "conv_preimage",
@@ -297,6 +298,22 @@ def auto_pads(n: int, k: int, auto_pad: AutoPad, *, stride: int = 1, dilation: i
     target = same_out(n, stride)
     total = max(0, (target - 1) * stride + effective_kernel(k, dilation) - n)
     return _split(total, auto_pad)
+
+
+def auto_pad_preimage(o: int, k: int, auto_pad: AutoPad, *, stride: int = 1, dilation: int = 1) -> range:
+    """The input sizes that a Conv or pool with ONNX ``auto_pad`` maps to output ``o``.
+
+    The counterpart of :func:`conv_preimage` when the pads follow the input: SAME_* aim at ``⌈n/s⌉``
+    outputs (see :func:`auto_pads`), so ``n`` ranges over ``[(o−1)s + 1, os]`` whatever the kernel; VALID
+    is :func:`conv_preimage` with zero pads. NOTSET has no pads of its own to invert.
+    """
+    _check_positive("output size", o)
+    _check_positive("stride", stride)
+    if auto_pad is AutoPad.VALID:
+        return conv_preimage(o, k, stride=stride, dilation=dilation)
+    if auto_pad is AutoPad.NOTSET:
+        raise SpecError("auto_pad_preimage needs auto_pad SAME_UPPER, SAME_LOWER or VALID; use conv_preimage")
+    return range((o - 1) * stride + 1, o * stride + 1)
 
 
 def conv_transpose_auto_pads(
