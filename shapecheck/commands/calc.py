@@ -86,8 +86,8 @@ lists:
 pads (-p/--pads):
   P              P at both ends of every axis                        -p 1
   B:E            B at the begin, E at the end of every axis          -p 0:1
-  X,Y,...        one item per axis, each item P or B:E               -p 1:2,0:1  (axis 0: 1 and 2,
-                                                                                  axis 1: 0 and 1)
+  X,Y,...        one item per axis, each item P or B:E               -p 1:2,0:1
+                 (that is axis 0: begin 1, end 2; axis 1: begin 0, end 1)
   B1,B2,..,E1,E2,..  2 x (number of axes) plain integers in ONNX order, all begins then all ends;
                  so for one axis -p 1,2 is begin 1, end 2.
 """
@@ -956,7 +956,9 @@ def _add_common(parser: argparse.ArgumentParser, *, kernel_required: bool = True
         help="ONNX auto_pad; SAME_* and VALID compute the pads (default NOTSET: use --pads)",
     )
     parser.add_argument(
-        "--json", action="store_true", help="print one JSON object (keys: see the module docs)"
+        "--json",
+        action="store_true",
+        help="print one JSON object (keys documented in shapecheck/commands/calc.py)",
     )
     parser.add_argument(
         "--confirm",
