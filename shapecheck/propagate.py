@@ -34,6 +34,7 @@ class Propagation:
     tensors: dict[str, Tensor]
     facts: list[Fact] = field(default_factory=list)
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def shape(self, tensor: str) -> tuple[Dim, ...] | None:
         """The shape of ``tensor``, ``None`` when unknown."""
@@ -108,7 +109,7 @@ def propagate(
     bindings = dict(dims or {})
     _check_bindings(graph, bindings)
     tensors = _input_tensors(graph, bindings, input_shapes or {})
-    result = Propagation(graph, bindings, tensors)
+    result = Propagation(graph, bindings, tensors, input_shapes=dict(input_shapes or {}))
     ctx = _Context(graph.opset, result.facts, result.details)
     unknown_cause: dict[str, str] = {}  # tensor -> node whose failure made it unknown
     blocked: dict[str, list[str]] = {}  # cause node -> nodes downstream that it left unchecked

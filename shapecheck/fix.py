@@ -1,0 +1,258 @@
+"""Fixes for a join whose branches arrive with different sizes — each one verified before it is offered.
+
+Candidates, most useful first: ``output_padding`` on the transposed conv that did not restore the size
+(solved with :func:`shapecheck.arith.output_padding_for`), the ConvTranspose ``output_shape`` attribute,
+a change of ``ceil_mode`` or end padding on the layer whose floor dropped a row, and an input size for
+which the model works. A candidate is kept only if re-propagating the patched graph removes the
+mismatch without adding a problem; then the affected branch is executed with the NumPy kernel before
+and after the patch (``confirmed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shapecheck import arith
+from shapecheck.findings import Fix
+from shapecheck.graph import Node
+from shapecheck.propagate import Propagation, propagate
+from shapecheck.rules.analysis import DOWNSAMPLERS, Analysis, Branch
+from shapecheck.symbolic import Expr
+from shapecheck.verify import Patch, execute_branch, failing_facts, repropagate
+
+__all__ = ["JoinRepair", "repair_join"]
+
+#: Largest period (product of strides) over which ``holds_for`` is worked out exactly.
+MAX_PERIOD = 64
+
+
+@dataclass(frozen=True)
+class JoinRepair:
+    """The verified fixes of one failing join, and the node each one changes."""
+
+    join: str
+    fixes: tuple[Fix, ...]
+    upsampler: str | None
+
+
+def _spatial_sizes(result: Propagation, tensor: str) -> tuple[Any, ...]:
+    shape = result.shape(tensor) or ()
+    return tuple(shape[2:])
+
+
+def _mismatch_keys(analysis: Analysis, join: str) -> set[tuple[str, str, Any]]:
+    return {key for key in failing_facts(analysis.result) if key[0] == join}
+
+
+def _period(analysis: Analysis, spatial_axis: int = 0) -> int:
+    """Product of the strides of every downsampler on one spatial axis: the sizes a model accepts repeat
+    with this period (see the size analysis), so one period of trial sizes tells the whole story."""
+    strides = 1
+    for node in analysis.graph.nodes.values():
+        if node.op in DOWNSAMPLERS:
+            node_strides = analysis.details(node.name).get("strides", ())
+            if spatial_axis < len(node_strides):
+                strides *= max(1, int(node_strides[spatial_axis]))
+    return strides
+
+
+def _axis_symbols(analysis: Analysis, axes: Sequence[int]) -> list[str]:
+    names: list[str] = []
+    for spec in analysis.graph.inputs.values():
+        for axis in axes:
+            if spec.shape and axis < len(spec.shape) and isinstance(spec.shape[axis], Expr):
+                names += sorted(spec.shape[axis].symbols())
+    return list(dict.fromkeys(names))
+
+
+def holds_for(analysis: Analysis, patches: Sequence[Patch], axes: Sequence[int], join: str) -> str:
+    """The input sizes for which the patched ``join`` works: residues modulo the model's stride product,
+    worked out by propagating one period of sizes; or just the checked size when that is all we know."""
+    result = analysis.result
+    symbols = [s for s in _axis_symbols(analysis, axes) if s in result.bindings]
+    checked = ", ".join(f"{s}={result.bindings[s]}" for s in symbols) or "the checked input shape"
+    period = _period(analysis, min(axes) - 2)
+    if not symbols or period > MAX_PERIOD or period < 2:
+        return f"{checked} (the checked size)"
+    from shapecheck.verify import apply_patches
+
+    patched = apply_patches(analysis.graph, patches)
+    base = max(result.bindings[s] for s in symbols)
+    good = []
+    for offset in range(period):
+        size = base + offset
+        trial = propagate(patched, dims={**result.bindings, **dict.fromkeys(symbols, size)})
+        if not any(key[0] == join for key in failing_facts(trial)):
+            good.append(size % period)
+    name = "=".join(symbols)
+    if not good:
+        return f"{checked} only"
+    if len(good) == period:
+        return f"every {name} from {base} on (checked over one period of {period})"
+    return f"{name} ≡ {', '.join(map(str, sorted(good)))} (mod {period}), e.g. {checked}"
+
+
+def _confirm(analysis: Analysis, branch: Branch, before: Propagation, after: Propagation,
+             target: tuple[Any, ...]) -> tuple[bool, str]:
+    if not analysis.confirm:
+        return False, "execution skipped"
+    first = execute_branch(before, branch.nodes, memory_budget=analysis.memory_budget)
+    if first.disagreements:
+        analysis.disagreements.extend(first.disagreements)
+    if not first.confirmed:
+        return False, first.reason
+    patched_nodes = [after.graph.nodes[node.name] for node in branch.nodes]
+    second = execute_branch(after, patched_nodes, memory_budget=analysis.memory_budget)
+    if second.disagreements:
+        analysis.disagreements.extend(second.disagreements)
+    if not second.confirmed:
+        return False, second.reason
+    reached = second.sizes.get(branch.tensor)
+    if reached is not None and tuple(reached) != tuple(target):
+        return False, f"the kernel produced {reached}, not {target}"
+    return True, "confirmed by execution"
+
+
+def _candidates(analysis: Analysis, up: Node, short_by: dict[int, int]) -> list[tuple[str, Patch, bool]]:
+    """(title, patch, safe) candidates for the upsampler ``up`` and the layers before it."""
+    details = analysis.details(up.name)
+    out: list[tuple[str, Patch, bool]] = []
+    if up.op == "ConvTranspose" and "strides" in details:
+        rank = len(details["strides"])
+        current = tuple(details.get("output_padding", (0,) * rank))
+        wanted = list(current)
+        legal = True
+        for axis, delta in short_by.items():
+            wanted[axis] = current[axis] + delta
+            limit = arith.output_padding_limit(details["strides"][axis], details["dilations"][axis],
+                                               runtime="onnxruntime")
+            legal &= 0 <= wanted[axis] < limit
+        if legal and tuple(wanted) != current:
+            out.append((f"set output_padding of {up.name!r} to {list(wanted)}",
+                        Patch(up.name, {"output_padding": tuple(wanted)}), True))
+    return out
+
+
+def repair_join(analysis: Analysis, join: str, tensors: Sequence[str]) -> JoinRepair:
+    """Verified fixes for the size mismatch at ``join`` between ``tensors``."""
+    cache = analysis.cache.setdefault("repairs", {})
+    if join in cache:
+        return cache[join]
+    result = analysis.result
+    ancestor, branches = analysis.branches(tensors)
+    sizes = {b.tensor: _spatial_sizes(result, b.tensor) for b in branches}
+    with_up = [b for b in branches if analysis.upsamplers(b)]
+    reference = next((b for b in branches if not analysis.upsamplers(b)), branches[0])
+    gone = _mismatch_keys(analysis, join)
+    fixes: list[Fix] = []
+    upsampler = None
+    for branch in with_up:
+        target = sizes[reference.tensor]
+        here = sizes[branch.tensor]
+        if len(here) != len(target) or not all(isinstance(d, int) for d in (*here, *target)):
+            continue
+        short_by = {a: target[a] - here[a] for a in range(len(here)) if target[a] != here[a]}
+        if not short_by:
+            continue
+        up = analysis.upsamplers(branch)[-1]
+        upsampler = up.name
+        axes = [a + 2 for a in short_by]
+        candidates = _candidates(analysis, up, short_by)
+        if up.op == "ConvTranspose" and analysis.graph.format == "onnx":
+            output_shape = tuple(int(t) for t in target)
+            candidates.append((f"set output_shape of {up.name!r} to {list(output_shape)}",
+                               Patch(up.name, {"output_shape": output_shape}), True))
+        candidates += _encoder_candidates(analysis, branch, short_by)
+        for title, patch, safe in candidates:
+            after = repropagate(result, [patch], gone)
+            if after is None:
+                continue
+            confirmed, _reason = _confirm(analysis, branch, result, after, target)
+            value = patch.attrs[next(iter(patch.attrs))]
+            fixes.append(Fix(title=title, node=patch.node, attribute=next(iter(patch.attrs)),
+                             value=list(value) if isinstance(value, tuple) else value,
+                             holds_for=holds_for(analysis, [patch], axes, join), safe=safe, confirmed=confirmed))
+    fixes += _input_size_fixes(analysis, join, tensors, gone)
+    repair = JoinRepair(join, tuple(fixes), upsampler)
+    cache[join] = repair
+    return repair
+
+
+def _encoder_candidates(analysis: Analysis, branch: Branch, short_by: dict[int, int]) -> list[
+    tuple[str, Patch, bool]
+]:
+    """Changes on the layer whose floor dropped the row: ceil_mode for a pool, more end padding."""
+    out = []
+    for axis in short_by:
+        for node, remainder in analysis.floor_losses(branch, axis):
+            details = analysis.details(node.name)
+            if node.op in ("MaxPool", "AveragePool") and not details.get("ceil_mode"):
+                out.append((f"set ceil_mode of {node.name!r} to 1", Patch(node.name, {"ceil_mode": 1}), True))
+            pads = details.get("pads")
+            if pads and all(p is not None for p in pads) and isinstance(remainder, int):
+                stride = details["strides"][axis]
+                flat = [b for b, _ in pads] + [e for _, e in pads]
+                flat[len(pads) + axis] += stride - remainder
+                out.append((f"set pads of {node.name!r} to {flat}", Patch(node.name, {"pads": tuple(flat)}),
+                            True))
+            break
+    seen, unique = set(), []
+    for title, patch, safe in out:
+        if title not in seen:
+            seen.add(title)
+            unique.append((title, patch, safe))
+    return unique
+
+
+def _branches_meet(analysis: Analysis, trial: Propagation, tensors: Sequence[str]) -> bool:
+    """Execute every branch into the join at the trial size; True when the kernel's sizes meet."""
+    if not analysis.confirm:
+        return False
+    trial_analysis = Analysis(trial, confirm=True, memory_budget=analysis.memory_budget)
+    _, branches = trial_analysis.branches(tensors)
+    reached = []
+    for branch in branches:
+        run = execute_branch(trial, branch.nodes, memory_budget=analysis.memory_budget)
+        analysis.disagreements.extend(run.disagreements)
+        if not run.confirmed:
+            return False
+        reached.append(run.sizes.get(branch.tensor) or _spatial_sizes(trial, branch.tensor))
+    return len({tuple(r) for r in reached}) == 1
+
+
+def _input_size_fixes(analysis: Analysis, join: str, tensors: Sequence[str],
+                      gone: set[tuple[str, str, Any]]) -> list[Fix]:
+    """The nearest input sizes below and above the checked one at which the whole model is clean."""
+    result = analysis.result
+    axes = sorted({f.data.get("axis") for f in result.facts if f.node == join and "axis" in f.data})
+    symbols = [s for s in _axis_symbols(analysis, axes) if s in result.bindings]
+    if not symbols:
+        return []
+    base = result.bindings[symbols[0]]
+    limit = min(4 * max(_period(analysis, axes[0] - 2 if axes else 0), 2), 256)
+    found: dict[str, int] = {}
+    confirmed: dict[str, bool] = {}
+    for step in range(1, limit + 1):
+        for label, size in (("below", base - step), ("above", base + step)):
+            if label in found or size < 1:
+                continue
+            trial = propagate(analysis.graph, dims={**result.bindings, **dict.fromkeys(symbols, size)},
+                              input_shapes=result.input_shapes)
+            if not failing_facts(trial):
+                found[label] = size
+                confirmed[label] = _branches_meet(analysis, trial, tensors)
+        if len(found) == 2:
+            break
+    fixes = []
+    name = "=".join(symbols)
+    for label in ("below", "above"):
+        if label in found:
+            size = found[label]
+            how = "crop" if label == "below" else "pad"
+            fixes.append(Fix(title=f"{how} the input to {name}={size}, the nearest valid size {label}",
+                             node=None, attribute=None, value={s: size for s in symbols},
+                             holds_for=f"{name}={size}", safe=label == "above", confirmed=confirmed[label],
+                             kind="input-size"))
+    return fixes

@@ -1,0 +1,136 @@
+"""What rules read: the graph, the propagation result, and the branch tracing behind root causes.
+
+A join that fails has two branches that left a common ancestor with one size and arrived with two. The
+tracer names the strided layers on each branch whose floor dropped positions on the failing axis, and
+the upsamplers that did not restore them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import networkx as nx
+
+from shapecheck.facts import Fact, FactKind
+from shapecheck.findings import Finding, Fix, Related, Severity
+from shapecheck.graph import ModelGraph, Node
+from shapecheck.propagate import Propagation
+
+__all__ = ["Analysis", "Branch", "DOWNSAMPLERS", "UPSAMPLERS"]
+
+#: Ops that shrink spatial axes with a floor (their details carry ``remainder``).
+DOWNSAMPLERS = frozenset({"Conv", "MaxPool", "AveragePool", "LpPool"})
+#: Ops that grow spatial axes.
+UPSAMPLERS = frozenset({"ConvTranspose", "Resize", "Upsample", "DepthToSpace", "YamlUpsample",
+                        "PixelShuffle"})
+
+
+@dataclass(frozen=True)
+class Branch:
+    """The nodes from a common ancestor (exclusive) to the join's input (inclusive), in order."""
+
+    tensor: str
+    nodes: tuple[Node, ...]
+
+
+class Analysis:
+    """One checked model at one set of dims: what rules read, and the factory for their findings."""
+
+    def __init__(self, result: Propagation, *, confirm: bool = True, memory_budget: int = 256 << 20) -> None:
+        self.result = result
+        self.graph: ModelGraph = result.graph
+        self.confirm = confirm
+        self.memory_budget = memory_budget
+        self.position = {node.name: i for i, node in enumerate(self.graph.topological_order())}
+        #: Per-analysis memo shared by rules (e.g. the repairs of a join, used by SC201 and SC401).
+        self.cache: dict[str, Any] = {}
+        #: (node, engine sizes, kernel sizes) where execution contradicted the engine: SC901.
+        self.disagreements: list[tuple[str, Any, Any]] = []
+
+    # -- findings -------------------------------------------------------------------------------
+    def finding(
+        self,
+        code: str,
+        node: str | None,
+        message: str,
+        *,
+        related: Iterable[Related] = (),
+        fixes: Iterable[Fix] = (),
+        severity: Severity | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Finding:
+        """A finding of rule ``code`` located at ``node`` (YAML line and column when there are some)."""
+        from shapecheck.rules import get_rule
+
+        declared = get_rule(code)
+        model_node = self.graph.nodes.get(node) if node else None
+        location = model_node.location if model_node else None
+        return Finding(
+            order=self.position.get(node, -1) if node else -1,
+            code=code,
+            name=declared.name,
+            severity=severity or declared.severity,
+            message=message,
+            node=node,
+            op=model_node.op if model_node else None,
+            line=location.line if location else None,
+            column=location.column if location else None,
+            related=tuple(related),
+            fixes=tuple(fixes),
+            data=tuple(sorted((data or {}).items())),
+        )
+
+    def related(self, node: str, role: str, message: str) -> Related:
+        return Related(node, self.graph.nodes[node].op, role, message)
+
+    # -- facts ----------------------------------------------------------------------------------
+    def facts(self, *kinds: FactKind) -> list[Fact]:
+        return [f for f in self.result.facts if f.kind in kinds]
+
+    def details(self, node: str) -> dict[str, Any]:
+        return self.result.details.get(node, {})
+
+    # -- branches -------------------------------------------------------------------------------
+    @cached_property
+    def dag(self) -> nx.DiGraph:
+        return self.graph.dag
+
+    def _upstream(self, tensor: str) -> set[str]:
+        producer = self.graph.producer(tensor)
+        if producer is None:
+            return set()
+        return nx.ancestors(self.dag, producer.name) | {producer.name}
+
+    def branches(self, tensors: Iterable[str]) -> tuple[str | None, list[Branch]]:
+        """The nearest common ancestor node of ``tensors`` and each tensor's branch from it.
+
+        ``None`` as the ancestor means the branches only meet at graph inputs.
+        """
+        tensors = list(tensors)
+        upstream = [self._upstream(t) for t in tensors]
+        common = set.intersection(*upstream) if upstream else set()
+        ancestor = max(common, key=lambda n: self.position[n]) if common else None
+        below = nx.descendants(self.dag, ancestor) if ancestor else None
+        result = []
+        for tensor, nodes in zip(tensors, upstream):
+            members = nodes if below is None else nodes & below
+            ordered = sorted(members, key=lambda n: self.position[n])
+            result.append(Branch(tensor, tuple(self.graph.nodes[n] for n in ordered)))
+        return ancestor, result
+
+    def floor_losses(self, branch: Branch, axis: int) -> list[tuple[Node, Any]]:
+        """Downsamplers on ``branch`` whose floor dropped positions on spatial ``axis``, with the count."""
+        losses = []
+        for node in branch.nodes:
+            if node.op not in DOWNSAMPLERS:
+                continue
+            remainder = self.details(node.name).get("remainder")
+            if remainder and axis < len(remainder) and remainder[axis] not in (0, None):
+                losses.append((node, remainder[axis]))
+        return losses
+
+    def upsamplers(self, branch: Branch) -> list[Node]:
+        return [n for n in branch.nodes if n.op in UPSAMPLERS]

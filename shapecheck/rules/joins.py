@@ -1,0 +1,265 @@
+"""Joins and sizes: tensors that meet with different sizes, channels that don't fit, empty outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shapecheck.facts import Fact, FactKind
+from shapecheck.findings import Finding, Related, Severity
+from shapecheck.rules import rule
+from shapecheck.rules.analysis import Analysis
+from shapecheck.symbolic import format_dim
+
+
+def _root_cause(analysis: Analysis, join: str, tensors: list[str], axis: int) -> tuple[list[Related], str]:
+    """Related nodes (floor losses, upsamplers) on the branches into ``join`` and a one-line summary."""
+    _, branches = analysis.branches(tensors)
+    related: list[Related] = []
+    summary: list[str] = []
+    spatial = axis - 2
+    for branch in branches:
+        # The first floor loss after the common ancestor is the one this join mirrors; deeper ones
+        # belong to deeper joins.
+        for node, remainder in analysis.floor_losses(branch, spatial)[:1]:
+            shape_in = analysis.result.shape(node.inputs[0]) or ()
+            shape_out = analysis.result.shape(node.outputs[0]) or ()
+            n_in = format_dim(shape_in[axis]) if axis < len(shape_in) else "?"
+            n_out = format_dim(shape_out[axis]) if axis < len(shape_out) else "?"
+            text = (f"its floor maps {n_in} to {n_out} on axis {axis}: the last {format_dim(remainder)} "
+                    "position(s) of its padded input are never read")
+            related.append(analysis.related(node.name, "floor-loss", text))
+            summary.append(f"{node.name!r} ({node.op}) floors {n_in} to {n_out}")
+        for node in analysis.upsamplers(branch)[-1:]:
+            shape_in = analysis.result.shape(node.inputs[0]) or ()
+            shape_out = analysis.result.shape(node.outputs[0]) or ()
+            n_in = format_dim(shape_in[axis]) if axis < len(shape_in) else "?"
+            n_out = format_dim(shape_out[axis]) if axis < len(shape_out) else "?"
+            related.append(analysis.related(node.name, "upsampler",
+                                            f"it maps {n_in} to {n_out} on axis {axis} and does not restore "
+                                            "the size of the tensor it is joined with"))
+            summary.append(f"{node.name!r} ({node.op}) maps {n_in} to {n_out}")
+    return related, "; ".join(summary)
+
+
+def _by_node(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
+    grouped: dict[str, list[Fact]] = {}
+    for fact in facts:
+        grouped.setdefault(fact.node, []).append(fact)
+    return grouped
+
+
+@rule("SC201", "join-size-mismatch", severity=Severity.ERROR,
+      summary="Tensors joined by Concat, Add, Mul, ... differ in size on an axis they must share.")
+def join_size_mismatch(analysis: Analysis) -> Iterable[Finding]:
+    """Finds joins (Concat on any axis but its own, broadcasting Add/Sub/Mul/Div/Sum/Max/Min/Where) whose
+    inputs differ in size, and traces both branches back to their common ancestor to name the cause.
+
+    ## What it does
+    Reports a Concat, Add or other join whose inputs have different sizes on an axis where they must
+    agree, with the **root cause**: the strided conv or pool on one branch whose floor dropped positions
+    and the upsampler on the other that did not restore them. Fixes (an `output_padding`, an
+    `output_shape`, an encoder change, or the nearest valid input sizes) are listed only after they
+    were verified by re-propagation and by executing the branch with the NumPy kernel.
+
+    ## Why is this bad?
+    The runtime fails at this node ("Sizes of tensors must match … Got 37 and 38"), but only for the
+    input sizes that hit the floor, so the model passes the tests at 64×64 and breaks in production.
+
+    ## Example
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 3, 65, 65]}
+    layers:
+      - {name: enc, op: conv, input: x, out_channels: 8, kernel_size: 3, padding: 1}
+      - {name: pool, op: maxpool, kernel_size: 2, stride: 2}
+      - {name: mid, op: conv, out_channels: 8, kernel_size: 3, padding: 1}
+      - {name: up, op: upsample, scale_factor: 2}
+      - {name: cat, op: concat, inputs: [up, enc], axis: 1}
+    ```
+
+    ## Use instead
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 3, 64, 64]}
+    layers:
+      - {name: enc, op: conv, input: x, out_channels: 8, kernel_size: 3, padding: 1}
+      - {name: pool, op: maxpool, kernel_size: 2, stride: 2}
+      - {name: mid, op: conv, out_channels: 8, kernel_size: 3, padding: 1}
+      - {name: up, op: upsample, scale_factor: 2}
+      - {name: cat, op: concat, inputs: [up, enc], axis: 1}
+    ```
+    """
+    from shapecheck.fix import repair_join
+
+    for join, facts in _by_node(analysis.facts(FactKind.JOIN_MISMATCH)).items():
+        op = analysis.graph.nodes[join].op
+        tensors = list(dict.fromkeys(t for f in facts for t in f.data.get("tensors", ())))
+        parts, related, causes = [], [], []
+        for fact in facts:
+            axis = fact.data["axis"]
+            sizes = ", ".join(f"{t!r} is {format_dim(s)}" for t, s in zip(fact.data["tensors"], fact.data["sizes"]))
+            parts.append(f"axis {axis}: {sizes}")
+            found, cause = _root_cause(analysis, join, tensors, axis)
+            related += [r for r in found if r not in related]
+            if cause and cause not in causes:
+                causes.append(cause)
+        message = f"{op} joins tensors of different sizes on " + "; ".join(parts)
+        if causes:
+            message += ". Root cause: " + "; ".join(causes)
+        repair = repair_join(analysis, join, tensors)
+        yield analysis.finding("SC201", join, message, related=related, fixes=repair.fixes,
+                               data={"axes": [f.data["axis"] for f in facts]})
+
+
+@rule("SC202", "channel-mismatch", severity=Severity.ERROR,
+      summary="A weight, group count or normalisation layer does not fit the channels it receives.")
+def channel_mismatch(analysis: Analysis) -> Iterable[Finding]:
+    """Finds channel counts that cannot work: a Conv weight for another input width, groups that don't
+    divide the channels, a BatchNorm of the wrong width.
+
+    ## What it does
+    Reports the node and both channel counts.
+
+    ## Why is this bad?
+    The runtime rejects the model at load or at the first call; the message rarely names the layer
+    that was edited last.
+
+    ## Example
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 3, 32, 32]}
+    layers:
+      - {name: conv, op: conv, input: x, in_channels: 4, out_channels: 8, kernel_size: 3, padding: 1}
+    ```
+
+    ## Use instead
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 3, 32, 32]}
+    layers:
+      - {name: conv, op: conv, input: x, in_channels: 3, out_channels: 8, kernel_size: 3, padding: 1}
+    ```
+    """
+    for fact in analysis.facts(FactKind.CHANNEL_MISMATCH):
+        yield analysis.finding("SC202", fact.node, fact.message)
+
+
+@rule("SC203", "non-positive-size", severity=Severity.ERROR,
+      summary="A kernel is wider than its padded input, so the output would be empty.")
+def non_positive_size(analysis: Analysis) -> Iterable[Finding]:
+    """Finds convolutions and pools whose window does not fit the padded input at the checked size.
+
+    ## What it does
+    Reports the node, the axis, the input size and the (non-positive) output size.
+
+    ## Why is this bad?
+    PyTorch raises "Output size is too small"; onnxruntime may silently produce an empty tensor and a
+    meaningless result.
+
+    ## Example
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, 4, 4]}
+    layers:
+      - {name: conv, op: conv, input: x, out_channels: 1, kernel_size: 7}
+    ```
+
+    ## Use instead
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, 4, 4]}
+    layers:
+      - {name: conv, op: conv, input: x, out_channels: 1, kernel_size: 7, padding: 3}
+    ```
+    """
+    for fact in analysis.facts(FactKind.NON_POSITIVE):
+        yield analysis.finding("SC203", fact.node, fact.message)
+
+
+@rule("SC204", "reconstruction-mismatch", severity=Severity.WARNING,
+      summary="A model that downsamples and upsamples returns another spatial size than it was given.")
+def reconstruction_mismatch(analysis: Analysis) -> Iterable[Finding]:
+    """Finds encoder/decoder models (autoencoders, segmentation heads) whose output's spatial size differs
+    from their input's.
+
+    ## What it does
+    Compares the spatial sizes of the single input and the single output when the model contains both
+    downsampling and upsampling layers.
+
+    ## Why is this bad?
+    Nothing fails: the runtime happily returns 64×64 for a 65×65 input, and the loss or the metric
+    quietly compares misaligned pixels.
+
+    ## Example
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, 65, 65]}
+    layers:
+      - {name: down, op: conv, input: x, out_channels: 4, kernel_size: 2, stride: 2}
+      - {name: up, op: conv_transpose, out_channels: 1, kernel_size: 2, stride: 2}
+    ```
+
+    ## Use instead
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, 64, 64]}
+    layers:
+      - {name: down, op: conv, input: x, out_channels: 4, kernel_size: 2, stride: 2}
+      - {name: up, op: conv_transpose, out_channels: 1, kernel_size: 2, stride: 2}
+    ```
+    """
+    graph, result = analysis.graph, analysis.result
+    ops = {n.op for n in graph.nodes.values()}
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1 or not ops & {"Conv", "MaxPool", "AveragePool"}:
+        return
+    upsampled = [n for n in graph.nodes.values() if n.op in {"ConvTranspose", "Resize", "Upsample",
+                                                             "DepthToSpace", "YamlUpsample", "PixelShuffle"}]
+    if not upsampled:
+        return
+    source = result.shape(next(iter(graph.inputs)))
+    target = result.shape(graph.outputs[0])
+    if source is None or target is None or len(source) != len(target) or len(source) < 3:
+        return
+    if any(isinstance(d, int) for d in source[2:]) and source[2:] != target[2:] and all(
+        isinstance(d, int) for d in (*source[2:], *target[2:])
+    ):
+        producer = graph.producer(graph.outputs[0])
+        last_up = upsampled[-1]
+        yield analysis.finding(
+            "SC204", producer.name if producer else None,
+            f"the model maps spatial size {list(source[2:])} to {list(target[2:])}: the output does not "
+            "line up with the input",
+            related=[analysis.related(last_up.name, "upsampler", "the last upsampling layer")],
+        )
+
+
+@rule("SC205", "expect-mismatch", severity=Severity.ERROR,
+      summary="A YAML layer's `expect:` shape does not hold.")
+def expect_mismatch(analysis: Analysis) -> Iterable[Finding]:
+    """Finds YAML layers whose declared `expect:` output shape differs from the propagated one.
+
+    ## What it does
+    Compares every `expect:` with the computed shape under the checked dims.
+
+    ## Why is this bad?
+    The author wrote down what the layer should produce; a difference means the network is not the
+    one that was designed.
+
+    ## Example
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 3, 65, 65]}
+    layers:
+      - {name: pool, op: maxpool, input: x, kernel_size: 2, stride: 2, expect: [1, 3, 33, 33]}
+    ```
+
+    ## Use instead
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 3, 65, 65]}
+    layers:
+      - {name: pool, op: maxpool, input: x, kernel_size: 2, stride: 2, ceil_mode: true, expect: [1, 3, 33, 33]}
+    ```
+    """
+    for fact in analysis.facts(FactKind.EXPECT_MISMATCH):
+        yield analysis.finding("SC205", fact.node, fact.message)
