@@ -378,15 +378,12 @@ def test_model_problems_are_facts_at_the_layer(tmp_path: Path, line: str, kind: 
     assert all(f.node == "l" for f in result.facts)
 
 
-@pytest.mark.xfail(strict=True, reason="the ConvTranspose / GroupNormalization / LayerNormalization rules "
-                   "do not compare in_channels / their scale input with the input yet (see the Checks "
-                   "section of docs/yaml-format.md)")
 @pytest.mark.parametrize("line", [
     "- {name: l, op: conv_transpose, in_channels: 4, out_channels: 8, kernel_size: 2}",
     "- {name: l, op: groupnorm, num_groups: 1, num_channels: 4}",
     "- {name: l, op: layernorm, normalized_shape: [3, 32, 31]}",
 ])
-def test_declared_widths_not_yet_compared(tmp_path: Path, line: str) -> None:
+def test_declared_widths_are_compared(tmp_path: Path, line: str) -> None:
     graph = _load(tmp_path, _layers(line))
     assert propagate(graph, dims=graph.dim_defaults).facts
 

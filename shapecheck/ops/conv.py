@@ -46,6 +46,14 @@ def _check_group(node: Node, ctx: Context, channels: Dim, group: int, role: str)
         )
 
 
+def _check_declared_in_channels(node: Node, ctx: Context, channels: Dim) -> None:
+    """A YAML layer's ``in_channels`` must equal the channels it receives."""
+    expected_in = node.attr("in_channels")
+    if expected_in is not None and dims_equal(expected_in, channels) is False:
+        ctx.fact(FactKind.CHANNEL_MISMATCH, f"in_channels is {expected_in} but the input has {channels}",
+                 expected=expected_in, actual=channels)
+
+
 def _prepare(node: Node, inputs: list[Tensor | None], ctx: Context) -> tuple[
     tuple[Dim, ...], tuple[Dim, ...] | None, Spatial
 ] | None:
@@ -91,10 +99,7 @@ def conv(node: Node, inputs: list[Tensor | None], ctx: Context) -> list[Tensor]:
                 expected=weight[1] * group,
                 actual=channels,
             )
-    expected_in = node.attr("in_channels")
-    if expected_in is not None and dims_equal(expected_in, channels) is False:
-        ctx.fact(FactKind.CHANNEL_MISMATCH, f"in_channels is {expected_in} but the input has {channels}",
-                 expected=expected_in, actual=channels)
+    _check_declared_in_channels(node, ctx, channels)
     if spatial.auto_pad is not AutoPad.NOTSET and max(spatial.dilations) > 1:
         ctx.detail(runtime_note="onnxruntime rejects auto_pad SAME_*/VALID together with dilation > 1")
     sizes, pads, remainders = [], [], []
@@ -122,6 +127,7 @@ def conv_transpose(node: Node, inputs: list[Tensor | None], ctx: Context) -> lis
     group = int(node.attr("group", 1))
     channels = shape[1]
     _check_group(node, ctx, channels, group, "input")
+    _check_declared_in_channels(node, ctx, channels)
     if weight is not None:
         if dims_equal(weight[0], channels) is False:
             ctx.fact(FactKind.CHANNEL_MISMATCH,

@@ -134,6 +134,24 @@ def broadcasting(node: Node, inputs: list[Tensor | None], ctx: Context) -> list[
 _CHANNEL_PARAMS = {"BatchNormalization": (1, 2, 3, 4), "InstanceNormalization": (1, 2)}
 
 
+#: From this opset on, GroupNormalization's scale and bias have one entry per channel (before: per group).
+GROUPNORM_PER_CHANNEL_OPSET = 21
+
+
+def _check_width(node: Node, inputs: list[Tensor | None], ctx: Context, indices: tuple[int, ...],
+                 channels: Dim) -> None:
+    """Per-channel parameters (scale, bias, mean, var) must be as wide as the channel axis."""
+    for index in indices:
+        param = inputs[index] if index < len(inputs) else None
+        if param is None or param.shape is None or len(param.shape) != 1:
+            continue
+        if dims_equal(param.shape[0], channels) is False:
+            ctx.fact(FactKind.CHANNEL_MISMATCH,
+                     f"{node.op} has {param.shape[0]} channels in {node.inputs[index]!r}, the input has "
+                     f"{channels}", expected=param.shape[0], actual=channels)
+            return
+
+
 @op("BatchNormalization", "InstanceNormalization", "GroupNormalization", "LayerNormalization",
     "MeanVarianceNormalization", "LpNormalization")
 def normalization(node: Node, inputs: list[Tensor | None], ctx: Context) -> list[Tensor]:
@@ -142,15 +160,19 @@ def normalization(node: Node, inputs: list[Tensor | None], ctx: Context) -> list
     if x is None or x.shape is None:
         return [UNKNOWN] * len(node.outputs)
     channels = x.shape[1] if len(x.shape) > 1 else None
-    for index in _CHANNEL_PARAMS.get(node.op, ()):
-        param = inputs[index] if index < len(inputs) else None
-        if param is None or param.shape is None or len(param.shape) != 1:
-            continue
-        if dims_equal(param.shape[0], channels) is False:
+    _check_width(node, inputs, ctx, _CHANNEL_PARAMS.get(node.op, ()), channels)
+    if node.op == "GroupNormalization" and ctx.opset >= GROUPNORM_PER_CHANNEL_OPSET:
+        _check_width(node, inputs, ctx, (1, 2), channels)
+    if node.op == "LayerNormalization":
+        axis = int(node.attr("axis", -1))
+        normalized = x.shape[axis:] if axis < 0 else x.shape[axis:]
+        scale = inputs[1] if len(inputs) > 1 else None
+        if scale is not None and scale.shape is not None and len(scale.shape) == len(normalized) and any(
+            dims_equal(a, b) is False for a, b in zip(scale.shape, normalized)
+        ):
             ctx.fact(FactKind.CHANNEL_MISMATCH,
-                     f"{node.op} has {param.shape[0]} channels in {node.inputs[index]!r}, the input has "
-                     f"{channels}", expected=param.shape[0], actual=channels)
-            break
+                     f"LayerNormalization scale has shape {list(scale.shape)}, the normalised axes are "
+                     f"{list(normalized)}", expected=tuple(scale.shape), actual=tuple(normalized))
     groups = node.attr("num_groups")
     if node.op == "GroupNormalization" and isinstance(channels, int) and groups and channels % groups:
         ctx.fact(FactKind.CHANNEL_MISMATCH, f"{channels} channels are not divisible by num_groups {groups}",
