@@ -172,8 +172,9 @@ def non_positive_size(analysis: Analysis) -> Iterable[Finding]:
       - {name: conv, op: conv, input: x, out_channels: 1, kernel_size: 7, padding: 3}
     ```
     """
-    for fact in analysis.facts(FactKind.NON_POSITIVE):
-        yield analysis.finding("SC203", fact.node, fact.message)
+    for node, facts in _by_node(analysis.facts(FactKind.NON_POSITIVE)).items():
+        yield analysis.finding("SC203", node, "; ".join(f.message for f in facts),
+                               data={"axes": [f.data.get("axis") for f in facts]})
 
 
 @rule("SC204", "reconstruction-mismatch", severity=Severity.WARNING,
