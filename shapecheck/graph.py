@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from shapecheck.errors import LoadError
 from shapecheck.symbolic import Dim, Expr
+
+if TYPE_CHECKING:  # networkx costs ~75 ms to import: only the rules that walk branches pay it
+    import networkx as nx
 
 __all__ = ["LoadNote", "ModelGraph", "Node", "SourceLocation", "TensorSpec"]
 
@@ -139,6 +140,8 @@ class ModelGraph:
         a 100k-node model should not pay for it when only its shapes are asked for.
         """
         if self._dag is None:
+            import networkx as nx
+
             dag = nx.DiGraph()
             dag.add_nodes_from(self.nodes)
             edges: dict[tuple[str, str], list[str]] = {}
@@ -167,6 +170,8 @@ class ModelGraph:
         in_file_order = sorted(self.nodes.values(), key=lambda n: n.index)
         if self._is_topological(in_file_order):
             return in_file_order
+        import networkx as nx
+
         try:
             names = list(nx.lexicographical_topological_sort(self.dag, key=lambda n: self.nodes[n].index))
         except nx.NetworkXUnfeasible:

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from shapecheck.facts import Fact, FactKind
 from shapecheck.findings import Finding, Fix, Related, Severity
 from shapecheck.graph import ModelGraph, Node
 from shapecheck.propagate import Propagation
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["Analysis", "Branch", "DOWNSAMPLERS", "UPSAMPLERS"]
 
@@ -98,10 +99,18 @@ class Analysis:
     def dag(self) -> nx.DiGraph:
         return self.graph.dag
 
+    def descendants(self, node: str) -> set[str]:
+        """Every node downstream of ``node``."""
+        import networkx as nx
+
+        return nx.descendants(self.dag, node)
+
     def _upstream(self, tensor: str) -> set[str]:
         producer = self.graph.producer(tensor)
         if producer is None:
             return set()
+        import networkx as nx
+
         return nx.ancestors(self.dag, producer.name) | {producer.name}
 
     def branches(self, tensors: Iterable[str]) -> tuple[str | None, list[Branch]]:
@@ -113,7 +122,7 @@ class Analysis:
         upstream = [self._upstream(t) for t in tensors]
         common = set.intersection(*upstream) if upstream else set()
         ancestor = max(common, key=lambda n: self.position[n]) if common else None
-        below = nx.descendants(self.dag, ancestor) if ancestor else None
+        below = self.descendants(ancestor) if ancestor else None
         result = []
         for tensor, nodes in zip(tensors, upstream):
             members = nodes if below is None else nodes & below

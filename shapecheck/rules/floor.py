@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import networkx as nx
-
 from shapecheck.findings import Finding, Severity
 from shapecheck.rules import rule
 from shapecheck.rules.analysis import DOWNSAMPLERS, UPSAMPLERS, Analysis
@@ -64,7 +62,7 @@ def floor_drops_input(analysis: Analysis) -> Iterable[Finding]:
         shape_out = analysis.result.shape(node.outputs[0]) or ()
         parts = [f"axis {a + 2}: {format_dim(shape_in[a + 2])} → {format_dim(shape_out[a + 2])}, the last {n} "
                  f"input position(s) never read" for a, n in lost if a + 2 < len(shape_in)]
-        later = nx.descendants(analysis.dag, node.name)
+        later = analysis.descendants(node.name)
         bites = any(analysis.graph.nodes[n].op in UPSAMPLERS for n in later)
         yield analysis.finding("SC301", node.name, f"{node.op} floor drops input: " + "; ".join(parts),
                                severity=Severity.WARNING if bites else Severity.INFO,
