@@ -15,7 +15,7 @@ from shapecheck.ops.base import Context, Tensor
 OpRule = Callable[[Node, list[Tensor | None], Context], Sequence[Tensor]]
 
 #: Family modules under ``shapecheck.ops``; each registers its rules when imported.
-FAMILIES: tuple[str, ...] = ("conv", "pool", "elementwise", "yaml_only")
+FAMILIES: tuple[str, ...] = ("conv", "pool", "elementwise", "yaml_only", "shape", "resize", "linear")
 
 _REGISTRY: dict[str, OpRule] = {}
 _loaded = False
