@@ -27,6 +27,10 @@ UNARY = (
 )
 
 
+#: ONNX TensorProto integer element types (INT8…UINT64, BOOL).
+_INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 9, 12, 13})
+
+
 def _trunc_div(a: Any, b: Any) -> Any:
     """ONNX integer Div truncates toward zero; symbolic sizes are non-negative, so floor is the same."""
     if isinstance(a, int) and isinstance(b, int):
@@ -73,6 +77,12 @@ def unary(node: Node, inputs: list[Tensor | None], ctx: Context) -> list[Tensor]
         value = None
     if value is not None and node.op == "Neg":
         value = -value
+    if value is not None and node.op == "Cast" and node.attr("to") in _INTEGER_TYPES:
+        import numpy as np
+
+        # float → int casts truncate toward zero (onnxruntime and NumPy); symbolic sizes are already ints
+        value = np.asarray(np.frompyfunc(lambda v: int(v) if isinstance(v, float) else v, 1, 1)(value),
+                           dtype=object)
     return [Tensor(x.shape, value, x.dtype)] + [Tensor(x.shape)] * (len(node.outputs) - 1)
 
 
@@ -114,9 +124,11 @@ def _values(node: Node, inputs: list[Tensor], shape: tuple[Dim, ...]) -> Any:
     if fn is None or len(inputs) != 2 or any(t.value is None for t in inputs):
         return None
     try:
-        return np.frompyfunc(fn, 2, 1)(inputs[0].value, inputs[1].value).astype(object)
+        result = np.frompyfunc(fn, 2, 1)(inputs[0].value, inputs[1].value)
     except (TypeError, ZeroDivisionError, ValueError):
         return None
+    # Two 0-d inputs give a bare int or Expr, not an array: keep values uniformly object arrays.
+    return np.asarray(result, dtype=object)
 
 
 @op(*BROADCASTING)
