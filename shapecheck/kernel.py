@@ -1,0 +1,907 @@
+"""NumPy convolution, transposed convolution and pooling, computed from their definitions.
+
+Why this exists
+---------------
+:mod:`shapecheck.arith` predicts sizes with closed-form integer formulas. A formula can be wrong in a way
+that no amount of re-reading finds (a ``- 1`` on the wrong side, an odd padding split at the wrong end),
+so shapecheck *executes* the operators too: this module computes the actual values of ONNX ``Conv``,
+``ConvTranspose``, ``MaxPool`` and ``AveragePool`` on small arrays, and the engine, the fixer and the tests
+compare the shapes that come out with the shapes the formulas promised (confirmation by execution).
+
+The no-arith rule
+-----------------
+This module must not import :mod:`shapecheck.arith` (nor any shapecheck module but
+:mod:`shapecheck.errors`), and it never re-types a closed-form output-size formula. Every output size
+falls out of the construction itself: the number of window starts that fit in the padded input, the
+length of the zero-inserted and padded sequence minus the kernel span, or the extent of the canvas that
+the scattered contributions of a transposed convolution cover. If this module and ``arith`` agree, two
+independent derivations agree.
+
+Conventions
+-----------
+Arrays are ``(N, C, spatial...)`` with any number of spatial axes. Attributes use the ONNX names and
+layouts: ``pads`` is the flat ``[x1_begin, x2_begin, ..., x1_end, x2_end, ...]``, Conv weights are
+``(M, C/group, k...)``, ConvTranspose weights ``(C, M/group, k...)``. Missing strides, dilations and pads
+default to 1, 1 and 0 on every spatial axis. Float32 in, float32 out (float64 stays float64). Bad
+parameters raise :class:`~shapecheck.errors.SpecError` naming the parameter.
+
+The transposed convolution is implemented three independent ways (``method=``), which the tests hold
+equal: ``"zero_insertion"`` (the lecture notes: insert ``s-1`` zeros between neighbours, pad each edge
+with ``d(k-1)-p``, run a stride-1 conv with the flipped, channel-swapped kernel), ``"scatter"`` (one
+matmul, then scatter-add each input's contribution: col2im) and ``"polyphase"`` (split the output into
+``s^d`` phases, each a small dense stride-1 conv that never touches the inserted zeros). ``"auto"`` picks
+the fastest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from shapecheck.errors import SpecError
+
+__all__ = ["AUTO_PAD_MODES", "TRANSPOSE_METHODS", "average_pool", "conv", "conv_transpose", "max_pool"]
+
+AUTO_PAD_MODES = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
+TRANSPOSE_METHODS = ("auto", "zero_insertion", "scatter", "polyphase")
+
+Pads = list[tuple[int, int]]
+
+# Elements of an im2col buffer built at once. Small enough to stay in cache and to avoid the page faults
+# of a fresh multi-megabyte allocation on every call; large enough for an efficient matmul.
+_CHUNK_ELEMENTS = 1 << 20
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameter normalisation
+# --------------------------------------------------------------------------------------------------
+
+
+def _as_array(name: str, value: object, dtype: np.dtype | None = None) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiub":
+        raise SpecError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    return array
+
+
+def _float_dtype(*arrays: np.ndarray) -> np.dtype:
+    """float32 unless an input is float64 (integers compute in float32 too)."""
+    return np.dtype(np.float64) if any(a.dtype == np.float64 for a in arrays) else np.dtype(np.float32)
+
+
+def _spatial_rank(x: np.ndarray) -> int:
+    if x.ndim < 3:
+        raise SpecError(f"x must have shape (N, C, spatial...) with at least one spatial axis, got {x.shape}")
+    return x.ndim - 2
+
+
+def _ints(name: str, value: Sequence[int] | None, rank: int, default: int, minimum: int) -> tuple[int, ...]:
+    """One int per spatial axis, each >= minimum; None means the default on every axis."""
+    if value is None:
+        return (default,) * rank
+    values = tuple(int(v) for v in value)
+    if len(values) != rank:
+        raise SpecError(f"{name} must have {rank} values (one per spatial axis), got {list(values)}")
+    if any(v < minimum for v in values):
+        raise SpecError(f"{name} must be >= {minimum} on every axis, got {list(values)}")
+    return values
+
+
+def _auto_pad(value: str | bytes | None) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    text = (value or "NOTSET").upper()
+    if text not in AUTO_PAD_MODES:
+        raise SpecError(f"auto_pad must be one of {', '.join(AUTO_PAD_MODES)}, got {value!r}")
+    return text
+
+
+def _explicit_pads(value: Sequence[int] | None, rank: int, auto_pad: str) -> Pads:
+    """ONNX flat pads ``[b1, b2, ..., e1, e2, ...]`` as per-axis ``(begin, end)`` pairs."""
+    if value is None:
+        return [(0, 0)] * rank
+    flat = [int(v) for v in value]
+    if len(flat) != 2 * rank:
+        raise SpecError(f"pads must have {2 * rank} values (begin and end per spatial axis), got {flat}")
+    if min(flat) < 0:
+        raise SpecError(f"pads must be >= 0, got {flat}")
+    if auto_pad != "NOTSET" and any(flat):
+        raise SpecError(f"pads {flat} cannot be combined with auto_pad={auto_pad}")
+    return list(zip(flat[:rank], flat[rank:], strict=True))
+
+
+def _kernel_shape(name: str, declared: Sequence[int] | None, actual: tuple[int, ...]) -> None:
+    if declared is not None and tuple(int(k) for k in declared) != actual:
+        raise SpecError(f"{name} {list(declared)} does not match the weight's spatial shape {list(actual)}")
+
+
+def _span(k: int, d: int) -> int:
+    """Positions from the first tap of a dilated kernel to its last, both included."""
+    return len(range(0, d * (k - 1) + 1))
+
+
+def _window_starts(length: int, span: int, stride: int) -> int:
+    """How many windows of ``span`` positions, stepped by ``stride`` from position 0, fit in ``length``."""
+    return len(range(0, length - span + 1, stride))
+
+
+def _split_total(total: int, mode: str) -> tuple[int, int]:
+    """Split a total padding: the odd extra pad goes at the end for SAME_UPPER, else at the begin."""
+    small, large = total // 2, total - total // 2
+    return (small, large) if mode == "SAME_UPPER" else (large, small)
+
+
+def _same_pads(size: int, span: int, stride: int, mode: str) -> tuple[int, int]:
+    """Pads that make a strided window visit every stride step of the input (ONNX SAME_*)."""
+    starts = range(0, size, stride)
+    total = max(0, starts[-1] + span - size)
+    return _split_total(total, mode)
+
+
+def _resolve_pads(
+    x_size: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilations: tuple[int, ...],
+    pads: Sequence[int] | None,
+    auto_pad: str,
+) -> Pads:
+    rank = len(x_size)
+    explicit = _explicit_pads(pads, rank, auto_pad)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return [
+            _same_pads(n, _span(k, d), s, auto_pad)
+            for n, k, s, d in zip(x_size, kernel, strides, dilations, strict=True)
+        ]
+    if auto_pad == "VALID":
+        return [(0, 0)] * rank
+    return explicit
+
+
+# --------------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------------
+
+
+def _pad_or_crop(x: np.ndarray, pads: Pads, fill: float = 0.0) -> np.ndarray:
+    """Pad (positive) or crop (negative) each spatial axis at its begin and end."""
+    if all(b == 0 and e == 0 for b, e in pads):
+        return x
+    sizes = [n + b + e for n, (b, e) in zip(x.shape[2:], pads, strict=True)]
+    if min(sizes) < 1:
+        raise SpecError(f"pads {pads} crop away a whole spatial axis of size {list(x.shape[2:])}")
+    out = np.full((*x.shape[:2], *sizes), fill, dtype=x.dtype)
+    dst: list[slice] = []
+    src: list[slice] = []
+    for n, (b, _), size in zip(x.shape[2:], pads, sizes, strict=True):
+        lo, hi = max(0, b), min(size, b + n)
+        if hi <= lo:
+            return out
+        dst.append(slice(lo, hi))
+        src.append(slice(lo - b, hi - b))
+    out[(..., *dst)] = x[(..., *src)]
+    return out
+
+
+def _taps(kernel: Sequence[int]) -> list[tuple[int, ...]]:
+    return list(itertools.product(*(range(k) for k in kernel)))
+
+
+def _tap_view(
+    x: np.ndarray, tap: Sequence[int], dilations: Sequence[int], strides: Sequence[int], counts: Sequence[int]
+) -> np.ndarray:
+    """The input positions that kernel tap ``tap`` reads for every output position (trailing axes)."""
+    slices = tuple(
+        slice(t * d, t * d + (o - 1) * s + 1, s)
+        for t, d, s, o in zip(tap, dilations, strides, counts, strict=True)
+    )
+    return x[(..., *slices)]
+
+
+def _correlate(
+    xp: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int], group: int
+) -> np.ndarray:
+    """Grouped cross-correlation of an already padded input (the ONNX Conv body, no bias).
+
+    ``xp`` is ``(N, C, S...)``, ``w`` is ``(M, C/group, k...)``. The output has one position per window
+    start that fits in ``S`` on every axis.
+    """
+    n_batch, channels = xp.shape[:2]
+    out_channels, group_channels = w.shape[:2]
+    size, kernel = xp.shape[2:], w.shape[2:]
+    if group < 1:
+        raise SpecError(f"group must be >= 1, got {group}")
+    if channels != group_channels * group:
+        raise SpecError(
+            f"group: input has {channels} channels but the weight expects C/group = {group_channels} "
+            f"with group = {group} ({group_channels * group} channels)"
+        )
+    if out_channels % group:
+        raise SpecError(f"group: {out_channels} output channels are not divisible by group = {group}")
+    counts = []
+    for axis, (length, k, s, d) in enumerate(zip(size, kernel, strides, dilations, strict=True)):
+        span = _span(k, d)
+        if span > length:
+            raise SpecError(
+                f"kernel_shape: the dilated kernel spans {span} positions on spatial axis {axis}, "
+                f"more than the {length} of the padded input"
+            )
+        counts.append(_window_starts(length, span, s))
+    mg = out_channels // group
+    xg = xp.reshape(n_batch, group, group_channels, *size)
+    wg = w.reshape(group, mg, group_channels, *kernel)
+    taps = _taps(kernel)
+    if group_channels == 1:
+        out = _correlate_per_channel(xg, wg, taps, strides, dilations, counts)
+    elif _winograd_applies(kernel, strides, dilations, group_channels, mg):
+        out = _correlate_winograd(xg, wg, counts)
+    else:
+        out = _correlate_im2col(xg, wg, taps, strides, dilations, counts)
+    return out.reshape(n_batch, out_channels, *counts)
+
+
+# Winograd F(2, 3): two outputs of a 3-tap correlation from 4 inputs with 4 multiplies instead of 6
+# (Lavin & Gray, 2016). Applied per axis, a d-dimensional 3^d conv needs 4^d multiplies per 2^d outputs
+# instead of 6^d (2.25x fewer in 2-D). The transforms only use 0, +-1 and 1/2, so float32 results stay
+# as accurate as the direct sum. Output sizes still come from _correlate's window count.
+_WINOGRAD_KERNEL = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+_WINOGRAD_MIN_CHANNELS = 256  # (C/group) * (M/group) below which the transforms cost more than they save
+
+
+def _winograd_applies(
+    kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int], cg: int, mg: int
+) -> bool:
+    dense = all(k == 3 for k in kernel) and all(s == 1 for s in strides) and all(d == 1 for d in dilations)
+    return dense and len(kernel) > 1 and cg * mg >= _WINOGRAD_MIN_CHANNELS
+
+
+def _correlate_winograd(xg: np.ndarray, wg: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """Stride-1 3^d correlation by Winograd F(2, 3) on every axis; one batched matmul per transform tap."""
+    n_batch, group, cg, *size = xg.shape
+    mg, rank = wg.shape[1], len(size)
+    tiles = [len(range(0, o, 2)) for o in counts]  # tiles of two outputs that cover each axis
+    need = [2 * t + 2 for t in tiles]  # a tile reads 4 inputs, neighbouring tiles overlap by 2
+    if need != size:
+        flat = xg.reshape(n_batch, group * cg, *size)
+        flat = _pad_or_crop(flat, [(0, n - s) for n, s in zip(need, size, strict=True)])
+        xg = flat.reshape(n_batch, group, cg, *need)
+    v = xg
+    u = wg.astype(np.float64)
+    for axis in reversed(range(rank)):  # each pass prepends the new transform axis
+        v = _winograd_input_axis(v, v.ndim - rank + axis, tiles[axis])
+        u = np.tensordot(_WINOGRAD_KERNEL, u, axes=([1], [u.ndim - 1]))  # the last kernel axis left
+    taps = 4**rank
+    u = u.astype(xg.dtype).reshape(taps, 1, group, mg, cg)
+    y = np.matmul(u, v.reshape(taps, n_batch, group, cg, -1)).reshape(
+        *(4,) * rank, n_batch, group, mg, *tiles
+    )
+    for axis in range(rank):  # consumes the leading transform axis, which belongs to ``axis``
+        y = _winograd_output_axis(y, y.ndim - 1 - rank + axis)
+    if any(2 * t != o for t, o in zip(tiles, counts, strict=True)):
+        y = np.ascontiguousarray(y[(..., *(slice(0, o) for o in counts))])
+    return y
+
+
+def _winograd_input_axis(v: np.ndarray, axis: int, tiles: int) -> np.ndarray:
+    """B^T along ``axis``: the inputs ``2t .. 2t+3`` of tile ``t`` become 4 values on a new leading axis.
+
+    The innermost axis is first split into even and odd positions, so every subtraction runs over
+    contiguous memory.
+    """
+    before = (slice(None),) * axis
+    if axis == v.ndim - 1:
+        even, odd = np.ascontiguousarray(v[..., 0::2]), np.ascontiguousarray(v[..., 1::2])
+        at = [even[..., :tiles], odd[..., :tiles], even[..., 1 : tiles + 1], odd[..., 1 : tiles + 1]]
+    else:
+        at = [v[(*before, slice(j, j + 2 * tiles - 1, 2))] for j in range(4)]
+    out = np.empty((4, *at[0].shape), dtype=v.dtype)
+    np.subtract(at[0], at[2], out=out[0])
+    np.add(at[1], at[2], out=out[1])
+    np.subtract(at[2], at[1], out=out[2])
+    np.subtract(at[1], at[3], out=out[3])
+    return out
+
+
+def _winograd_output_axis(y: np.ndarray, axis: int) -> np.ndarray:
+    """A^T along the leading transform axis: 4 values give outputs ``2t`` and ``2t+1`` of ``axis``."""
+    even = np.add(y[0], y[1])
+    even += y[2]
+    odd = np.subtract(y[1], y[2])
+    odd -= y[3]
+    both = np.stack([even, odd], axis=axis + 1)
+    shape = list(even.shape)
+    shape[axis] *= 2
+    return both.reshape(shape)
+
+
+def _correlate_im2col(
+    xg: np.ndarray,
+    wg: np.ndarray,
+    taps: list[tuple[int, ...]],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    counts: Sequence[int],
+) -> np.ndarray:
+    """im2col in chunks of output rows, then one batched (per group) matmul per chunk."""
+    n_batch, group, cg = xg.shape[:3]
+    mg = wg.shape[1]
+    rest = math.prod(counts[1:])
+    depth = cg * len(taps)
+    wmat = wg.reshape(group, mg, depth)
+    out = np.empty((n_batch, group, mg, counts[0] * rest), dtype=xg.dtype)
+    rows = max(1, _CHUNK_ELEMENTS // max(1, group * depth * rest))
+    for b in range(n_batch):
+        for r0 in range(0, counts[0], rows):
+            r1 = min(counts[0], r0 + rows)
+            chunk = (r1 - r0, *counts[1:])
+            cols = np.empty((group, cg, len(taps), *chunk), dtype=xg.dtype)
+            rows_in = xg[b][(slice(None), slice(None), slice(r0 * strides[0], None))]
+            for i, tap in enumerate(taps):
+                cols[:, :, i] = _tap_view(rows_in, tap, dilations, strides, chunk)
+            np.matmul(wmat, cols.reshape(group, depth, -1), out=out[b, :, :, r0 * rest : r1 * rest])
+    return out
+
+
+def _correlate_per_channel(
+    xg: np.ndarray,
+    wg: np.ndarray,
+    taps: list[tuple[int, ...]],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    counts: Sequence[int],
+) -> np.ndarray:
+    """Depthwise (one input channel per group): a broadcast multiply-add per kernel tap.
+
+    A matmul would have a depth of only k^d, so each tap is an elementwise multiply-add instead, on
+    blocks of channels that fit in cache, one block per thread. With unit strides the taps become
+    shifts of the flattened padded planes (long contiguous runs): outputs are computed on the padded
+    grid and the rows' overhang is cut off at the end.
+    """
+    n_batch, group, _, *size = xg.shape
+    mg = wg.shape[1]
+    out = np.empty((n_batch, group, mg, *counts), dtype=xg.dtype)
+    per_group = n_batch * mg * math.prod(size)
+    block = max(1, min(-(-group // _workers()), (_CHUNK_ELEMENTS // 4) // max(1, per_group)))
+    if all(s == 1 for s in strides):
+        pitch = [math.prod(size[a + 1 :]) for a in range(len(size))]
+        offsets = [sum(t * d * p for t, d, p in zip(tap, dilations, pitch, strict=True)) for tap in taps]
+        length = sum((o - 1) * p for o, p in zip(counts, pitch, strict=True)) + 1
+        source = np.ascontiguousarray(xg).reshape(n_batch, group, 1, -1)
+        grid = np.empty((n_batch, group, mg, counts[0] * pitch[0]), dtype=xg.dtype)
+        expand: tuple[None, ...] = (None,)
+    else:
+        source, grid, expand = xg, out, (None,) * len(counts)
+
+    def run(g0: int) -> None:
+        g1 = min(group, g0 + block)
+        acc = grid[:, g0:g1, :, :length] if grid is not out else out[:, g0:g1]
+        tmp = np.empty_like(acc)
+        for i, tap in enumerate(taps):
+            if grid is out:
+                view = _tap_view(source[:, g0:g1], tap, dilations, strides, counts)
+            else:
+                view = source[:, g0:g1, :, offsets[i] : offsets[i] + length]
+            weight = wg[(slice(g0, g1), slice(None), 0, *tap)][(..., *expand)]
+            if i == 0:
+                np.multiply(view, weight, out=acc)
+            else:
+                np.multiply(view, weight, out=tmp)
+                acc += tmp
+        if grid is not out:
+            padded = grid[:, g0:g1].reshape(n_batch, g1 - g0, mg, counts[0], *size[1:])
+            out[:, g0:g1] = padded[(..., slice(None), *(slice(0, o) for o in counts[1:]))]
+
+    _parallel(run, range(0, group, block))
+    return out
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _parallel(fn: Callable[[int], None], items: Sequence[int]) -> None:
+    """Run ``fn`` on every item, on a thread per core (NumPy releases the GIL inside its loops)."""
+    if _workers() == 1 or len(items) == 1:
+        for item in items:
+            fn(item)
+        return
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="shapecheck-kernel"))
+    for _ in _POOL[0].map(fn, items):
+        pass
+
+
+def _add_bias(out: np.ndarray, b: object, channels: int, name: str = "b") -> np.ndarray:
+    if b is None:
+        return out
+    bias = _as_array(name, b, out.dtype)
+    if bias.shape != (channels,):
+        raise SpecError(
+            f"{name} must have shape ({channels},) (one value per output channel), got {bias.shape}"
+        )
+    out += bias.reshape(channels, *([1] * (out.ndim - 2)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Conv
+# --------------------------------------------------------------------------------------------------
+
+
+def conv(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    *,
+    strides: Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    dilations: Sequence[int] | None = None,
+    group: int = 1,
+    auto_pad: str = "NOTSET",
+    kernel_shape: Sequence[int] | None = None,
+) -> np.ndarray:
+    """ONNX ``Conv``: grouped, strided, dilated cross-correlation of ``x (N, C, ...)`` and ``w (M, C/g, k)``.
+
+    The input is padded (explicit ``pads``, or the SAME_*/VALID padding of ``auto_pad``), then every
+    window start that fits in the padded input gives one output position.
+    """
+    x = _as_array("x", x)
+    w = _as_array("w", w)
+    dtype = _float_dtype(x, w)
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    rank = _spatial_rank(x)
+    if w.ndim != x.ndim:
+        raise SpecError(f"w must have shape (M, C/group, k...) with {rank} spatial axes, got {w.shape}")
+    kernel = tuple(w.shape[2:])
+    _kernel_shape("kernel_shape", kernel_shape, kernel)
+    strides_ = _ints("strides", strides, rank, 1, 1)
+    dilations_ = _ints("dilations", dilations, rank, 1, 1)
+    pads_ = _resolve_pads(x.shape[2:], kernel, strides_, dilations_, pads, _auto_pad(auto_pad))
+    out = _correlate(_pad_or_crop(x, pads_), w, strides_, dilations_, int(group))
+    return _add_bias(out, b, w.shape[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# ConvTranspose
+# --------------------------------------------------------------------------------------------------
+
+
+def _scatter_extent(n: int, k: int, s: int, d: int) -> int:
+    """Canvas length of a transposed conv: one past the last position any (input, tap) pair writes.
+
+    Input ``i`` scatters tap ``t`` to position ``i*s + t*d``.
+    """
+    return max(i * s + t * d for i in (0, n - 1) for t in (0, k - 1)) + 1
+
+
+def _as_conv_weight(w: np.ndarray, group: int) -> np.ndarray:
+    """ConvTranspose ``(C, M/g, k...)`` to Conv layout ``(M, C/g, k...)`` by swapping channels per group."""
+    channels, mg = w.shape[:2]
+    cg = channels // group
+    wg = w.reshape(group, cg, mg, *w.shape[2:]).swapaxes(1, 2)
+    return wg.reshape(group * mg, cg, *w.shape[2:])
+
+
+def conv_transpose(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    *,
+    strides: Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    dilations: Sequence[int] | None = None,
+    group: int = 1,
+    output_padding: Sequence[int] | None = None,
+    output_shape: Sequence[int] | None = None,
+    auto_pad: str = "NOTSET",
+    kernel_shape: Sequence[int] | None = None,
+    method: str = "auto",
+) -> np.ndarray:
+    """ONNX ``ConvTranspose`` of ``x (N, C, ...)`` with ``w (C, M/g, k...)``: the adjoint of :func:`conv`.
+
+    Each input position scatters its ``k^d`` contributions to ``i*s + t*d``; ``output_padding`` extends
+    the end of that canvas, then ``pads`` crop it. With ``output_shape`` (or SAME_*, whose target is
+    ``n*s``) the pads are the canvas length minus the target, split as ONNX says: the odd extra pad at the
+    end for SAME_UPPER, at the begin for SAME_LOWER and for NOTSET with ``output_shape`` (as onnxruntime
+    does). ``method`` selects the implementation (see :data:`TRANSPOSE_METHODS`); all give equal results.
+    """
+    if method not in TRANSPOSE_METHODS:
+        raise SpecError(f"method must be one of {', '.join(TRANSPOSE_METHODS)}, got {method!r}")
+    x = _as_array("x", x)
+    w = _as_array("w", w)
+    dtype = _float_dtype(x, w)
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    rank = _spatial_rank(x)
+    if w.ndim != x.ndim:
+        raise SpecError(f"w must have shape (C, M/group, k...) with {rank} spatial axes, got {w.shape}")
+    group = int(group)
+    if group < 1:
+        raise SpecError(f"group must be >= 1, got {group}")
+    if x.shape[1] != w.shape[0]:
+        raise SpecError(
+            f"w: input has {x.shape[1]} channels but the weight has {w.shape[0]} (its first axis)"
+        )
+    if x.shape[1] % group:
+        raise SpecError(f"group: {x.shape[1]} input channels are not divisible by group = {group}")
+    kernel = tuple(w.shape[2:])
+    _kernel_shape("kernel_shape", kernel_shape, kernel)
+    strides_ = _ints("strides", strides, rank, 1, 1)
+    dilations_ = _ints("dilations", dilations, rank, 1, 1)
+    extra = _ints("output_padding", output_padding, rank, 0, 0)
+    mode = _auto_pad(auto_pad)
+    pads_ = _explicit_pads(pads, rank, mode)
+    sizes = x.shape[2:]
+    canvas = [
+        _scatter_extent(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides_, dilations_, strict=True)
+    ]
+    if output_shape is not None:
+        pads_, extra = _pads_for_output_shape(output_shape, sizes, kernel, strides_, dilations_, extra, mode)
+    elif mode in ("SAME_UPPER", "SAME_LOWER"):
+        # the target is n*s; the canvas includes output_padding (onnxruntime; shape inference ignores it)
+        pads_ = [
+            _split_total(max(0, c + e - n * s), mode)
+            for c, e, n, s in zip(canvas, extra, sizes, strides_, strict=True)
+        ]
+    elif mode == "VALID":
+        pads_ = [(0, 0)] * rank
+    for axis, (c, e, (pb, pe)) in enumerate(zip(canvas, extra, pads_, strict=True)):
+        if pb + pe >= c + e:
+            raise SpecError(
+                f"pads ({pb}, {pe}) on spatial axis {axis} crop away the whole "
+                f"{c + e}-long transposed-conv output"
+            )
+    if method == "auto":
+        method = _fastest_transpose_method(strides_)
+    run = {"zero_insertion": _transpose_zero_insertion, "scatter": _transpose_scatter}.get(
+        method, _transpose_polyphase
+    )
+    out = run(x, w, strides_, dilations_, group, pads_, extra)
+    return _add_bias(out, b, w.shape[1] * group)
+
+
+def _pads_for_output_shape(
+    output_shape: Sequence[int],
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    extra: Sequence[int],
+    mode: str,
+) -> tuple[Pads, tuple[int, ...]]:
+    """Pads (and end extension) that bring the canvas (+ output_padding) to the requested output_shape.
+
+    A canvas longer than the target is cropped by the difference, split as ONNX says (odd extra at the
+    end for SAME_UPPER, else at the begin). A target longer than the canvas gets zeros at the end, as
+    onnxruntime does, up to ``stride - 1`` positions past the canvas (further would need another input).
+    """
+    rank = len(sizes)
+    target = [int(v) for v in output_shape]
+    if len(target) == rank + 2:
+        target = target[2:]
+    if len(target) != rank or min(target) < 1:
+        raise SpecError(f"output_shape must have {rank} positive values (the spatial sizes), got {target}")
+    pads: Pads = []
+    ends = []
+    for axis, (n, k, s, d, e, t) in enumerate(
+        zip(sizes, kernel, strides, dilations, extra, target, strict=True)
+    ):
+        extent = _scatter_extent(n, k, s, d)
+        total = extent + e - t
+        if total < 0 and t - extent >= s:
+            raise SpecError(
+                f"output_shape {t} on spatial axis {axis} lies {t - extent} past the {extent} positions the "
+                f"input reaches; with stride {s} that needs a longer input"
+            )
+        pads.append(_split_total(total, mode) if total >= 0 else (0, 0))
+        ends.append(e if total >= 0 else e - total)
+    return pads, tuple(ends)
+
+
+def _fastest_transpose_method(strides: Sequence[int]) -> str:
+    return "scatter"
+
+
+def _transpose_zero_insertion(
+    x: np.ndarray,
+    w: np.ndarray,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+    pads: Pads,
+    extra: Sequence[int],
+) -> np.ndarray:
+    """The lecture notes: zero insertion, edge padding ``d(k-1)-p``, stride-1 conv with the flipped kernel."""
+    edges = [
+        (_span(k, d) - 1 - pb, _span(k, d) - 1 - pe + e)
+        for k, d, (pb, pe), e in zip(w.shape[2:], dilations, pads, extra, strict=True)
+    ]
+    flipped = np.flip(_as_conv_weight(w, group), axis=tuple(range(2, w.ndim)))
+    inserted = _zero_insert(x, strides, edges)
+    return _correlate(inserted, flipped, (1,) * len(strides), dilations, group)
+
+
+def _zero_insert(x: np.ndarray, strides: Sequence[int], edges: Pads) -> np.ndarray:
+    """``s-1`` zeros between neighbours, then ``edges`` zeros at begin and end (negative: crop), at once."""
+    sizes, dst, src = [], [], []
+    for axis, (n, s, (begin, end)) in enumerate(zip(x.shape[2:], strides, edges, strict=True)):
+        inserted = range(0, n * s, s)  # where the inputs sit once the zeros are between them
+        length = begin + inserted[-1] + 1 + end
+        if length < 1:
+            raise SpecError(f"pads crop away the whole zero-inserted input on spatial axis {axis}")
+        first = max(0, -(begin // s))  # first input that lands at or after position 0
+        stop = min(n, (length - begin + s - 1) // s)  # inputs before this land before the end
+        sizes.append(length)
+        dst.append(slice(begin + first * s, begin + (stop - 1) * s + 1, s) if stop > first else slice(0, 0))
+        src.append(slice(first, max(first, stop)))
+    out = np.zeros((*x.shape[:2], *sizes), dtype=x.dtype)
+    out[(..., *dst)] = x[(..., *src)]
+    return out
+
+
+def _transpose_scatter(
+    x: np.ndarray,
+    w: np.ndarray,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+    pads: Pads,
+    extra: Sequence[int],
+) -> np.ndarray:
+    """col2im: one matmul gives every (tap, input) contribution, then each is added where it lands.
+
+    Input ``i`` and tap ``t`` land on canvas position ``i*s + t*d``. The adds are grouped by output
+    phase (positions ``r, r+s, ...``, see :func:`_phases`), so each phase sums shifted blocks in a
+    contiguous buffer and is written into the interleaved output once.
+    """
+    n_batch, channels = x.shape[:2]
+    sizes, kernel = tuple(x.shape[2:]), tuple(w.shape[2:])
+    cg, mg = channels // group, w.shape[1]
+    n_taps = math.prod(kernel)
+    # (G, Cg, Mg, K) -> (G, K, Mg, Cg): the matmul yields (N, G, k..., Mg, n...), one block per tap.
+    wt = w.reshape(group, cg, mg, n_taps).transpose(0, 3, 2, 1).reshape(group, n_taps * mg, cg)
+    contrib = np.matmul(wt, x.reshape(n_batch, group, cg, -1)).reshape(n_batch, group, *kernel, mg, *sizes)
+    geometry = list(zip(sizes, kernel, strides, dilations, extra, pads, strict=True))
+    out_sizes = [_scatter_extent(n, k, s, d) + e - pb - pe for n, k, s, d, e, (pb, pe) in geometry]
+    per_axis = [
+        list(_phases(n, k, s, d, pb, o))
+        for (n, k, s, d, _, (pb, _)), o in zip(geometry, out_sizes, strict=True)
+    ]
+    reached = all(len(p) == min(s, o) for p, s, o in zip(per_axis, strides, out_sizes, strict=True))
+    out = (np.empty if reached else np.zeros)((n_batch, group, mg, *out_sizes), dtype=x.dtype)
+    for phase in itertools.product(*per_axis):
+        target = out[(..., *(slice(r, None, s) for (r, *_), s in zip(phase, strides, strict=True)))]
+        blocks = list(_phase_blocks(phase, sizes))
+        if len(blocks) == 1 and blocks[0][0] is None:
+            target[...] = contrib[blocks[0][1]]
+            continue
+        buffer = np.zeros(target.shape, dtype=x.dtype)
+        for dst, src in blocks:
+            buffer[(..., *dst) if dst else ...] += contrib[src]
+        target[...] = buffer
+    return out.reshape(n_batch, group * mg, *out_sizes)
+
+
+def _phase_blocks(
+    phase: Sequence[tuple[int, list[int], int, int, int]], sizes: Sequence[int]
+) -> Iterator[tuple[tuple[slice, ...] | None, tuple[slice | int, ...]]]:
+    """For one output phase: (destination slices in the phase, or None if it covers the whole phase;
+    index of the contributing block of ``contrib``) for every tap combination that reaches it."""
+    for combo in itertools.product(*(range(len(taps)) for _, taps, *_ in phase)):
+        tap, dst, src = [], [], []
+        for (_, taps, first, step, length), j, n in zip(phase, combo, sizes, strict=True):
+            offset = first + j * step  # the input that phase position 0 reads through this tap
+            lo, hi = max(0, -offset), min(length, n - offset)
+            if hi <= lo:
+                break
+            tap.append(taps[j])
+            dst.append(slice(lo, hi))
+            src.append(slice(lo + offset, hi + offset))
+        else:
+            whole = all(d.start == 0 and d.stop == p[4] for d, p in zip(dst, phase, strict=True))
+            yield (None if whole else tuple(dst)), (slice(None), slice(None), *tap, slice(None), *src)
+
+
+def _phases(
+    n: int, k: int, s: int, d: int, pad_begin: int, out_len: int
+) -> Iterator[tuple[int, list[int], int, int, int]]:
+    """Per output phase ``r`` (positions ``r, r+s, ...``): the taps that reach it, and its input window.
+
+    Output ``o`` sits at canvas position ``o + pad_begin = i*s + t*d``, so phase ``r`` is reached by the
+    taps with ``(r + pad_begin - t*d) % s == 0``, tap ``t`` reading input ``q + (r + pad_begin - t*d)/s``
+    for the ``q``-th position of the phase. Taps are yielded last first, which makes the phase a plain
+    correlation: ``(r, taps, first input offset, dilation between taps, phase length)``.
+    """
+    for r in range(s):
+        taps = [t for t in reversed(range(k)) if (r + pad_begin - t * d) % s == 0]
+        length = len(range(r, out_len, s))
+        if not taps or not length:
+            continue
+        offsets = [(r + pad_begin - t * d) // s for t in taps]
+        step = offsets[1] - offsets[0] if len(offsets) > 1 else 1
+        yield r, taps, offsets[0], step, length
+
+
+def _transpose_polyphase(
+    x: np.ndarray,
+    w: np.ndarray,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+    pads: Pads,
+    extra: Sequence[int],
+) -> np.ndarray:
+    """Sub-pixel split: each of the ``s^d`` output phases is a dense stride-1 conv with a sub-kernel."""
+    n_batch = x.shape[0]
+    sizes, kernel = x.shape[2:], w.shape[2:]
+    out_sizes = [
+        _scatter_extent(n, k, s, d) + e - pb - pe
+        for n, k, s, d, e, (pb, pe) in zip(sizes, kernel, strides, dilations, extra, pads, strict=True)
+    ]
+    out = np.zeros((n_batch, w.shape[1] * group, *out_sizes), dtype=x.dtype)
+    per_axis = [
+        list(_phases(n, k, s, d, pb, o))
+        for n, k, s, d, (pb, _), o in zip(sizes, kernel, strides, dilations, pads, out_sizes, strict=True)
+    ]
+    conv_weight = _as_conv_weight(w, group)
+    for phase in itertools.product(*per_axis):
+        sub = conv_weight[(slice(None), slice(None), *np.ix_(*(taps for _, taps, _, _, _ in phase)))]
+        window = [
+            (-first, first + (len(taps) - 1) * step + length - n)
+            for (_, taps, first, step, length), n in zip(phase, sizes, strict=True)
+        ]
+        y = _correlate(_pad_or_crop(x, window), sub, (1,) * len(sizes), [p[3] for p in phase], group)
+        out[(..., *(slice(r, None, s) for (r, *_), s in zip(phase, strides, strict=True)))] = y
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------------------------------
+
+
+def _pool_geometry(
+    x: np.ndarray,
+    kernel_shape: Sequence[int],
+    strides: Sequence[int] | None,
+    pads: Sequence[int] | None,
+    dilations: Sequence[int] | None,
+    ceil_mode: int,
+    auto_pad: str,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], Pads, list[int], list[int]]:
+    """Kernel, strides, dilations, pads, the void cells that ceil mode appends, and the output counts.
+
+    Ceil mode lets a last, partial window hang over the end: the padded input is extended by ``s-1``
+    void cells (never read as values, never counted), and that last window is dropped if it would start
+    inside the end padding (PyTorch, onnxruntime, ONNX opset >= 22).
+    """
+    rank = _spatial_rank(x)
+    if kernel_shape is None:
+        raise SpecError("kernel_shape is required for pooling")
+    kernel = _ints("kernel_shape", kernel_shape, rank, 1, 1)
+    strides_ = _ints("strides", strides, rank, 1, 1)
+    dilations_ = _ints("dilations", dilations, rank, 1, 1)
+    pads_ = _resolve_pads(x.shape[2:], kernel, strides_, dilations_, pads, _auto_pad(auto_pad))
+    void = [s - 1 if ceil_mode else 0 for s in strides_]
+    counts = []
+    for axis, (n, k, s, d, (pb, pe), v) in enumerate(
+        zip(x.shape[2:], kernel, strides_, dilations_, pads_, void)
+    ):
+        span = _span(k, d)
+        if span > n + pb + pe + v:
+            room = f"{n + pb + pe} of the padded input" + (f" (+{v} in ceil mode)" if v else "")
+            raise SpecError(
+                f"kernel_shape: the dilated window spans {span} positions on spatial axis {axis}, "
+                f"more than the {room}"
+            )
+        starts = range(0, n + pb + pe + v - span + 1, s)
+        if ceil_mode and starts[-1] >= n + pb:  # the partial last window would start in the end padding
+            starts = starts[:-1]
+        counts.append(len(starts))
+    return kernel, strides_, dilations_, pads_, void, counts
+
+
+def _window_counts(
+    n: int, k: int, s: int, d: int, pads: tuple[int, int], void: int, count: int, include_pad: bool
+) -> np.ndarray:
+    """Per output position of one axis: how many window taps land on input (or on input + padding)."""
+    pb, pe = pads
+    mask = np.zeros(n + pb + pe + void, dtype=np.int64)
+    mask[0 if include_pad else pb : n + pb + (pe if include_pad else 0)] = 1
+    taps = np.lib.stride_tricks.sliding_window_view(mask, _span(k, d))[::s, ::d]
+    return taps[:count].sum(axis=1)
+
+
+def _check_windows_touch_input(
+    x: np.ndarray,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    pads: Pads,
+    void: Sequence[int],
+    counts: Sequence[int],
+) -> list[np.ndarray]:
+    valid = []
+    for axis, (n, k, s, d, p, v, o) in enumerate(
+        zip(x.shape[2:], kernel, strides, dilations, pads, void, counts)
+    ):
+        per_window = _window_counts(n, k, s, d, p, v, o, include_pad=False)
+        if per_window.size and per_window.min() == 0:
+            raise SpecError(f"pads {list(p)} on spatial axis {axis}: a pooling window covers only padding")
+        valid.append(per_window)
+    return valid
+
+
+def max_pool(
+    x: np.ndarray,
+    *,
+    kernel_shape: Sequence[int],
+    strides: Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    dilations: Sequence[int] | None = None,
+    ceil_mode: int = 0,
+    auto_pad: str = "NOTSET",
+) -> np.ndarray:
+    """ONNX ``MaxPool`` (first output): the maximum over each window; padding never wins."""
+    x = _as_array("x", x)
+    x = x.astype(_float_dtype(x), copy=False)
+    kernel, strides_, dilations_, pads_, void, counts = _pool_geometry(
+        x, kernel_shape, strides, pads, dilations, ceil_mode, auto_pad
+    )
+    _check_windows_touch_input(x, kernel, strides_, dilations_, pads_, void, counts)
+    xp = _pad_or_crop(x, [(pb, pe + v) for (pb, pe), v in zip(pads_, void)], fill=-np.inf)
+    out = np.empty((*x.shape[:2], *counts), dtype=x.dtype)
+    for i, tap in enumerate(_taps(kernel)):
+        view = _tap_view(xp, tap, dilations_, strides_, counts)
+        if i == 0:
+            out[...] = view
+        else:
+            np.maximum(out, view, out=out)
+    return out
+
+
+def average_pool(
+    x: np.ndarray,
+    *,
+    kernel_shape: Sequence[int],
+    strides: Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    ceil_mode: int = 0,
+    count_include_pad: int = 0,
+    auto_pad: str = "NOTSET",
+    dilations: Sequence[int] | None = None,
+) -> np.ndarray:
+    """ONNX ``AveragePool``: the window sum divided by the taps on input (``count_include_pad=1``: on
+    input or padding; the void cells of ceil mode never count)."""
+    x = _as_array("x", x)
+    x = x.astype(_float_dtype(x), copy=False)
+    kernel, strides_, dilations_, pads_, void, counts = _pool_geometry(
+        x, kernel_shape, strides, pads, dilations, ceil_mode, auto_pad
+    )
+    valid = _check_windows_touch_input(x, kernel, strides_, dilations_, pads_, void, counts)
+    xp = _pad_or_crop(x, [(pb, pe + v) for (pb, pe), v in zip(pads_, void)])
+    out = np.zeros((*x.shape[:2], *counts), dtype=x.dtype)
+    for tap in _taps(kernel):
+        out += _tap_view(xp, tap, dilations_, strides_, counts)
+    if count_include_pad:
+        valid = [
+            _window_counts(n, k, s, d, p, v, o, include_pad=True)
+            for n, k, s, d, p, v, o in zip(x.shape[2:], kernel, strides_, dilations_, pads_, void, counts)
+        ]
+    divisor = np.ones((), dtype=np.int64)
+    for axis_counts in valid:
+        divisor = np.multiply.outer(divisor, axis_counts)
+    out /= divisor.astype(x.dtype)
+    return out
