@@ -109,22 +109,28 @@ def _tensor_spec(tensor: TensorProto) -> TensorSpec:
 
 
 def _attribute(attr: AttributeProto) -> Any:
+    """A plain Python value; the common kinds first (this runs once per attribute of a large model)."""
     kind = attr.type
-    if kind == AttributeProto.INT:
-        return int(attr.i)
-    if kind == AttributeProto.INTS:
-        return tuple(int(v) for v in attr.ints)
-    if kind == AttributeProto.FLOAT:
-        return float(attr.f)
-    if kind == AttributeProto.FLOATS:
-        return tuple(float(v) for v in attr.floats)
-    if kind == AttributeProto.STRING:
+    if kind == _INTS:
+        return tuple(attr.ints)
+    if kind == _INT:
+        return attr.i
+    if kind == _STRING:
         return attr.s.decode("utf-8", "replace")
-    if kind == AttributeProto.STRINGS:
+    if kind == _FLOAT:
+        return attr.f
+    if kind == _FLOATS:
+        return tuple(attr.floats)
+    if kind == _STRINGS:
         return tuple(s.decode("utf-8", "replace") for s in attr.strings)
-    if kind == AttributeProto.TENSOR:
+    if kind == _TENSOR:
         return _tensor_spec(attr.t)
     return None  # GRAPH(S), SPARSE_TENSOR, TYPE_PROTO: not read
+
+
+_INTS, _INT, _STRING = AttributeProto.INTS, AttributeProto.INT, AttributeProto.STRING
+_FLOAT, _FLOATS, _STRINGS, _TENSOR = (AttributeProto.FLOAT, AttributeProto.FLOATS, AttributeProto.STRINGS,
+                                      AttributeProto.TENSOR)
 
 
 def _constant_spec(node: onnx.NodeProto) -> TensorSpec | None:
