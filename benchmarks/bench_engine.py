@@ -21,10 +21,10 @@ import time
 import onnx
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from synthetic import unet_chain  # noqa: E402
+from synthetic import unet_chain
 
-from shapecheck.load.onnx import load_onnx  # noqa: E402
-from shapecheck.propagate import propagate  # noqa: E402
+from shapecheck.load.onnx import load_onnx
+from shapecheck.propagate import propagate
 
 SIZES = (1_000, 10_000, 100_000)
 RATIO_TARGET = 2.0

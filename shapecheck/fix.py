@@ -141,7 +141,7 @@ def repair_join(analysis: Analysis, join: str, tensors: Sequence[str]) -> JoinRe
     if join in cache:
         return cache[join]
     result = analysis.result
-    ancestor, branches = analysis.branches(tensors)
+    _, branches = analysis.branches(tensors)
     sizes = {b.tensor: _spatial_sizes(result, b.tensor) for b in branches}
     with_up = [b for b in branches if analysis.upsamplers(b)]
     reference = next((b for b in branches if not analysis.upsamplers(b)), branches[0])

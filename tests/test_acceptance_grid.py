@@ -27,7 +27,8 @@ from shapecheck.load.onnx import load_onnx
 ort = pytest.importorskip("onnxruntime")
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "onnx")
-GRID = json.load(open(os.path.join(FIXTURES, "ort_grid.json"), encoding="utf-8"))["models"]
+with open(os.path.join(FIXTURES, "ort_grid.json"), encoding="utf-8") as _grid:
+    GRID = json.load(_grid)["models"]
 
 #: Models whose joins decide which sizes run (and whose output size equals the input size once fixed).
 JOIN_MODELS = ["unet_k2s2_odd_breaks.onnx", "unet_k3s2p1_even_breaks.onnx", "audio_encdec_1d.onnx",

@@ -13,10 +13,10 @@ import os
 
 import onnx
 import pytest
+from ort_models import feeds_for, run_every_tensor
 
 from shapecheck.load.onnx import load_onnx
 from shapecheck.propagate import propagate
-from ort_models import feeds_for, run_every_tensor
 
 ort = pytest.importorskip("onnxruntime")
 

@@ -36,7 +36,7 @@ def test_enough_cases_were_found() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_node_case_shapes(case) -> None:  # noqa: ANN001
+def test_node_case_shapes(case) -> None:
     inputs, outputs = case.data_sets[0]
     model: onnx.ModelProto = case.model
     names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
@@ -47,7 +47,7 @@ def test_node_case_shapes(case) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_node_case_shapes_equal_onnxruntime(case) -> None:  # noqa: ANN001
+def test_node_case_shapes_equal_onnxruntime(case) -> None:
     inputs, _ = case.data_sets[0]
     model: onnx.ModelProto = case.model
     names = [i.name for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]

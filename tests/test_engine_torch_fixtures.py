@@ -25,7 +25,8 @@ from shapecheck.propagate import propagate
 pytest.importorskip("onnxruntime")
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "onnx")
-GRID = json.load(open(os.path.join(FIXTURES, "ort_grid.json"), encoding="utf-8"))["models"]
+with open(os.path.join(FIXTURES, "ort_grid.json"), encoding="utf-8") as _grid:
+    GRID = json.load(_grid)["models"]
 
 #: Sizes run live per model: odd and even, valid and invalid for the model.
 LIVE_SIZES = {

@@ -77,7 +77,8 @@ def test_not_an_onnx_file(tmp_path) -> None:
 
 
 def test_truncated_onnx_file(tmp_path) -> None:
-    data = open(os.path.join(FIXTURES, "unet_k2s2_odd_breaks.onnx"), "rb").read()
+    with open(os.path.join(FIXTURES, "unet_k2s2_odd_breaks.onnx"), "rb") as model:
+        data = model.read()
     path = tmp_path / "cut.onnx"
     path.write_bytes(data[: len(data) // 3])
     _one_line_error(_run("inspect", str(path)), "cut.onnx")

@@ -42,7 +42,7 @@ def test_enough_cases_were_found() -> None:
     assert len(CASES) >= 300
 
 
-def _with_constant_parameters(case) -> onnx.ModelProto:  # noqa: ANN001
+def _with_constant_parameters(case) -> onnx.ModelProto:
     model = onnx.ModelProto()
     model.CopyFrom(case.model)
     inputs, _ = case.data_sets[0]
@@ -62,7 +62,7 @@ def _with_constant_parameters(case) -> onnx.ModelProto:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_node_case(case) -> None:  # noqa: ANN001
+def test_node_case(case) -> None:
     _, outputs = case.data_sets[0]
     model = _with_constant_parameters(case)
     result = propagate(graph_from_model(model, case.name))

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         apply_to_onnx(args.model, applied, args.output)
     else:
         locations = {n.name: (n.location.line, n.location.column) for n in original.nodes.values() if n.location}
-        text = open(args.model, encoding="utf-8").read()
+        with open(args.model, encoding="utf-8") as source:
+            text = source.read()
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(apply_to_yaml(text, yaml_edits(applied, locations), args.model))
         if args.diff:
@@ -115,6 +116,7 @@ def _print_yaml_diff(path: str, applied: list[Any], original: Any) -> None:
     from shapecheck.apply import apply_to_yaml, yaml_edits
 
     locations = {n.name: (n.location.line, n.location.column) for n in original.nodes.values() if n.location}
-    text = open(path, encoding="utf-8").read()
+    with open(path, encoding="utf-8") as source:
+        text = source.read()
     fixed = apply_to_yaml(text, yaml_edits(applied, locations), path)
     sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), fixed.splitlines(True), path, path + " (fixed)"))

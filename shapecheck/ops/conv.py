@@ -90,15 +90,15 @@ def conv(node: Node, inputs: list[Tensor | None], ctx: Context) -> list[Tensor]:
     out_channels: Dim = weight[0] if weight is not None else node.attr("out_channels")
     _check_group(node, ctx, channels, group, "input")
     _check_group(node, ctx, out_channels, group, "output")
-    if weight is not None and isinstance(channels, int) and isinstance(weight[1], int) and group >= 1:
-        if dims_equal(weight[1] * group, channels) is False:
-            ctx.fact(
-                FactKind.CHANNEL_MISMATCH,
-                f"the weight expects {weight[1]}×{group} = {weight[1] * group} input channels, "
-                f"the input has {channels}",
-                expected=weight[1] * group,
-                actual=channels,
-            )
+    if weight is not None and isinstance(channels, int) and isinstance(weight[1], int) and group >= 1 and \
+            dims_equal(weight[1] * group, channels) is False:
+        ctx.fact(
+            FactKind.CHANNEL_MISMATCH,
+            f"the weight expects {weight[1]}×{group} = {weight[1] * group} input channels, "
+            f"the input has {channels}",
+            expected=weight[1] * group,
+            actual=channels,
+        )
     _check_declared_in_channels(node, ctx, channels)
     if spatial.auto_pad is not AutoPad.NOTSET and max(spatial.dilations) > 1:
         ctx.detail(runtime_note="onnxruntime rejects auto_pad SAME_*/VALID together with dilation > 1")

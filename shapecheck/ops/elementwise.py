@@ -177,7 +177,7 @@ def normalization(node: Node, inputs: list[Tensor | None], ctx: Context) -> list
         _check_width(node, inputs, ctx, (1, 2), channels)
     if node.op == "LayerNormalization":
         axis = int(node.attr("axis", -1))
-        normalized = x.shape[axis:] if axis < 0 else x.shape[axis:]
+        normalized = x.shape[axis:]
         scale = inputs[1] if len(inputs) > 1 else None
         if scale is not None and scale.shape is not None and len(scale.shape) == len(normalized) and any(
             dims_equal(a, b) is False for a, b in zip(scale.shape, normalized)

@@ -26,7 +26,8 @@ def unsupported_op(analysis: Analysis) -> Iterable[Finding]:
     An ONNX model with a node shapecheck has no rule for, such as `com.microsoft::FusedConv`.
 
     ## Use instead
-    Nothing to change in the model. Export with standard ONNX ops (e.g. without runtime-specific fusion) to have every node checked.
+    Nothing to change in the model. Export with standard ONNX ops (e.g. without runtime-specific fusion)
+    to have every node checked.
     """
     by_op: dict[str, list[str]] = {}
     for fact in analysis.facts(FactKind.UNSUPPORTED_OP):

@@ -116,7 +116,8 @@ def checkerboard_risk(analysis: Analysis) -> Iterable[Finding]:
     shapecheck: 1
     inputs: {x: [1, 1, 8, 8]}
     layers:
-      - {name: up, op: conv_transpose, input: x, out_channels: 1, kernel_size: 3, stride: 2, padding: 1, output_padding: 1}
+      - {name: up, op: conv_transpose, input: x, out_channels: 1, kernel_size: 3, stride: 2, padding: 1,
+         output_padding: 1}
     ```
 
     ## Use instead
