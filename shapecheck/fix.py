@@ -22,7 +22,7 @@ from shapecheck.rules.analysis import DOWNSAMPLERS, Analysis, Branch
 from shapecheck.symbolic import Expr
 from shapecheck.verify import Patch, execute_branch, failing_facts, repropagate
 
-__all__ = ["JoinRepair", "repair_join"]
+__all__ = ["JoinRepair", "axis_symbols", "describe_residues", "repair_join", "stride_period", "valid_residues"]
 
 #: Largest period (product of strides) over which ``holds_for`` is worked out exactly.
 MAX_PERIOD = 64
@@ -46,7 +46,7 @@ def _mismatch_keys(analysis: Analysis, join: str) -> set[tuple[str, str, Any]]:
     return {key for key in failing_facts(analysis.result) if key[0] == join}
 
 
-def _period(analysis: Analysis, spatial_axis: int = 0) -> int:
+def stride_period(analysis: Analysis, spatial_axis: int = 0) -> int:
     """Product of the strides of every downsampler on one spatial axis: the sizes a model accepts repeat
     with this period (see the size analysis), so one period of trial sizes tells the whole story."""
     strides = 1
@@ -58,7 +58,7 @@ def _period(analysis: Analysis, spatial_axis: int = 0) -> int:
     return strides
 
 
-def _axis_symbols(analysis: Analysis, axes: Sequence[int]) -> list[str]:
+def axis_symbols(analysis: Analysis, axes: Sequence[int]) -> list[str]:
     names: list[str] = []
     for spec in analysis.graph.inputs.values():
         for axis in axes:
@@ -67,31 +67,53 @@ def _axis_symbols(analysis: Analysis, axes: Sequence[int]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def valid_residues(
+    analysis: Analysis,
+    patches: Sequence[Patch],
+    symbols: Sequence[str],
+    period: int,
+    base: int,
+    *,
+    join: str | None = None,
+) -> list[int]:
+    """Residues ``r`` (mod ``period``) of the sizes in ``base .. base+period-1`` at which the patched model
+    has no failing fact (at ``join`` only, when given). All ``symbols`` take the same trial size."""
+    from shapecheck.verify import apply_patches
+
+    result = analysis.result
+    patched = apply_patches(analysis.graph, patches) if patches else analysis.graph
+    good = []
+    for size in range(base, base + period):
+        trial = propagate(patched, dims={**result.bindings, **dict.fromkeys(symbols, size)})
+        failing = failing_facts(trial)
+        if not any(key[0] == join for key in failing) if join else not failing:
+            good.append(size % period)
+    return sorted(good)
+
+
+def describe_residues(name: str, good: Sequence[int], period: int, base: int) -> str:
+    """``H ≡ 1, 3 (mod 4)``, or "every H from 64 on" when all residues are good."""
+    if len(good) == period:
+        return f"every {name} from {base} on (checked over one period of {period})"
+    return f"{name} ≡ {', '.join(map(str, good))} (mod {period})"
+
+
 def holds_for(analysis: Analysis, patches: Sequence[Patch], axes: Sequence[int], join: str) -> str:
     """The input sizes for which the patched ``join`` works: residues modulo the model's stride product,
     worked out by propagating one period of sizes; or just the checked size when that is all we know."""
     result = analysis.result
-    symbols = [s for s in _axis_symbols(analysis, axes) if s in result.bindings]
+    symbols = [s for s in axis_symbols(analysis, axes) if s in result.bindings]
     checked = ", ".join(f"{s}={result.bindings[s]}" for s in symbols) or "the checked input shape"
-    period = _period(analysis, min(axes) - 2)
+    period = stride_period(analysis, min(axes) - 2)
     if not symbols or period > MAX_PERIOD or period < 2:
         return f"{checked} (the checked size)"
-    from shapecheck.verify import apply_patches
-
-    patched = apply_patches(analysis.graph, patches)
     base = max(result.bindings[s] for s in symbols)
-    good = []
-    for offset in range(period):
-        size = base + offset
-        trial = propagate(patched, dims={**result.bindings, **dict.fromkeys(symbols, size)})
-        if not any(key[0] == join for key in failing_facts(trial)):
-            good.append(size % period)
-    name = "=".join(symbols)
+    good = valid_residues(analysis, patches, symbols, period, base, join=join)
     if not good:
         return f"{checked} only"
-    if len(good) == period:
-        return f"every {name} from {base} on (checked over one period of {period})"
-    return f"{name} ≡ {', '.join(map(str, sorted(good)))} (mod {period}), e.g. {checked}"
+    name = "=".join(symbols)
+    text = describe_residues(name, good, period, base)
+    return text if len(good) == period else f"{text}, e.g. {checked}"
 
 
 def _confirm(analysis: Analysis, branch: Branch, before: Propagation, after: Propagation,
@@ -227,11 +249,11 @@ def _input_size_fixes(analysis: Analysis, join: str, tensors: Sequence[str],
     """The nearest input sizes below and above the checked one at which the whole model is clean."""
     result = analysis.result
     axes = sorted({f.data.get("axis") for f in result.facts if f.node == join and "axis" in f.data})
-    symbols = [s for s in _axis_symbols(analysis, axes) if s in result.bindings]
+    symbols = [s for s in axis_symbols(analysis, axes) if s in result.bindings]
     if not symbols:
         return []
     base = result.bindings[symbols[0]]
-    limit = min(4 * max(_period(analysis, axes[0] - 2 if axes else 0), 2), 256)
+    limit = min(4 * max(stride_period(analysis, axes[0] - 2 if axes else 0), 2), 256)
     found: dict[str, int] = {}
     confirmed: dict[str, bool] = {}
     for step in range(1, limit + 1):

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from shapecheck.facts import FactKind
 from shapecheck.findings import Finding, Severity
 from shapecheck.rules import rule
 from shapecheck.rules.analysis import DOWNSAMPLERS, UPSAMPLERS, Analysis
 from shapecheck.symbolic import format_dim
 
 
+def _bites(analysis: Analysis, later: set[str]) -> bool:
+    """The lost rows matter when an upsampler downstream fails to restore them: a join after it fails,
+    or the model's output no longer lines up with its input."""
+    if not any(analysis.graph.nodes[n].op in UPSAMPLERS for n in later):
+        return False
+    if any(f.node in later for f in analysis.facts(FactKind.JOIN_MISMATCH)):
+        return True
+    graph, result = analysis.graph, analysis.result
+    if len(graph.inputs) == 1 and len(graph.outputs) == 1:
+        producer = graph.producer(graph.outputs[0])
+        source, target = result.shape(next(iter(graph.inputs))), result.shape(graph.outputs[0])
+        if producer is not None and producer.name in later and source and target and len(source) == len(target):
+            return any(a != b for a, b in zip(source[2:], target[2:]))
+    return False
+
+
 @rule("SC301", "floor-drops-input", severity=Severity.WARNING,
       summary="A strided conv or pool never reads the last input rows: its floor drops them.")
 def floor_drops_input(analysis: Analysis) -> Iterable[Finding]:
     """Finds strided convolutions and pools whose floor leaves trailing input positions unread at the
-    checked size. A warning when an upsampler follows (a transposed conv cannot know those rows
-    existed, so a later join will miss them); info otherwise.
+    checked size. A warning when an upsampler after it does not restore them (a join downstream fails,
+    or the output no longer lines up with the input); info otherwise.
 
     ## What it does
     Computes the floor remainder `(n + p_b + p_e − d(k−1) − 1) mod s` per axis and reports the
@@ -63,7 +80,7 @@ def floor_drops_input(analysis: Analysis) -> Iterable[Finding]:
         parts = [f"axis {a + 2}: {format_dim(shape_in[a + 2])} → {format_dim(shape_out[a + 2])}, the last {n} "
                  f"input position(s) never read" for a, n in lost if a + 2 < len(shape_in)]
         later = analysis.descendants(node.name)
-        bites = any(analysis.graph.nodes[n].op in UPSAMPLERS for n in later)
+        bites = _bites(analysis, later)
         yield analysis.finding("SC301", node.name, f"{node.op} floor drops input: " + "; ".join(parts),
                                severity=Severity.WARNING if bites else Severity.INFO,
                                data={"axes": [a + 2 for a, _ in lost]})

@@ -10,7 +10,7 @@ from shapecheck.rules import rule
 from shapecheck.rules.analysis import Analysis
 
 
-@rule("SC501", "runtime-divergence", severity=Severity.WARNING,
+@rule("SC501", "runtime-divergence", severity=Severity.WARNING, runnable_example=False,
       summary="ONNX shape inference and the runtimes compute different sizes for this node.")
 def runtime_divergence(analysis: Analysis) -> Iterable[Finding]:
     """Finds nodes whose output size depends on which tool you ask, and says what each one computes.
@@ -28,20 +28,13 @@ def runtime_divergence(analysis: Analysis) -> Iterable[Finding]:
     converters that trust the declared shapes produce wrong code.
 
     ## Example
-    ```yaml
-    shapecheck: 1
-    inputs: {x: [1, 1, 5, 5]}
-    layers:
-      - {name: pool, op: maxpool, input: x, kernel_size: 2, stride: 2, padding: 1, ceil_mode: true}
-    ```
+    An ONNX model at opset 19 with `MaxPool(kernel_shape=[2], strides=[2], pads=[1, 1], ceil_mode=1)` on
+    a length-5 input: `onnx.shape_inference` says 4, onnxruntime and PyTorch compute 3. (The YAML format
+    follows the runtimes, so it cannot express the divergence.)
 
     ## Use instead
-    ```yaml
-    shapecheck: 1
-    inputs: {x: [1, 1, 5, 5]}
-    layers:
-      - {name: pool, op: maxpool, input: x, kernel_size: 2, stride: 2, padding: 1}
-    ```
+    Export at opset 22 or later, or avoid `ceil_mode` windows that start in the padding (pads smaller
+    than `kernel - 1`, or no ceil_mode).
     """
     graph = analysis.graph
     for node in graph.topological_order():
@@ -104,3 +97,76 @@ def runtime_rejects_attribute(analysis: Analysis) -> Iterable[Finding]:
         note = analysis.details(node.name).get("runtime_note")
         if note:
             yield analysis.finding("SC503", node.name, note)
+
+
+@rule("SC502", "baked-size", severity=Severity.WARNING,
+      summary="A dynamic model's ConvTranspose output_padding fits only the sizes it was exported at.")
+def baked_size(analysis: Analysis) -> Iterable[Finding]:
+    """Finds a ConvTranspose `output_padding` in a model with symbolic spatial dims that makes the model
+    work for some sizes and break others that would work without it — typically PyTorch's
+    `ConvTranspose(x, output_size=skip.shape)` traced at one example size and exported with dynamic axes.
+
+    ## What it does
+    For every transposed conv with a non-zero `output_padding`, compares the input sizes the model
+    accepts (one period of the model's stride product, by propagation) with and without it, and
+    reports the sizes it holds for.
+
+    ## Why is this bad?
+    The right `output_padding` depends on the input size's residue, so a constant one is right for one
+    class of sizes only; onnxruntime then fails on the others although PyTorch ran them.
+
+    ## Example
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, H, H]}
+    dims: {H: 37}
+    layers:
+      - {name: enc, op: conv, input: x, out_channels: 4, kernel_size: 3, padding: 1}
+      - {name: pool, op: maxpool, kernel_size: 2}
+      - {name: up, op: conv_transpose, out_channels: 4, kernel_size: 2, stride: 2, output_padding: 1}
+      - {name: cat, op: concat, inputs: [up, enc], axis: 1}
+    ```
+
+    ## Use instead
+    No constant `output_padding`; pad the input to a size the model accepts at every call (`shapecheck
+    sizes` lists them), or pass PyTorch's `output_size=` at call time and export at a fixed size.
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, H, H]}
+    dims: {H: 40}
+    layers:
+      - {name: enc, op: conv, input: x, out_channels: 4, kernel_size: 3, padding: 1}
+      - {name: pool, op: maxpool, kernel_size: 2}
+      - {name: up, op: conv_transpose, out_channels: 4, kernel_size: 2, stride: 2}
+      - {name: cat, op: concat, inputs: [up, enc], axis: 1}
+    ```
+    """
+    from shapecheck.fix import MAX_PERIOD, axis_symbols, describe_residues, stride_period, valid_residues
+    from shapecheck.verify import Patch
+
+    if not analysis.graph.symbols():
+        return
+    for node in analysis.graph.topological_order():
+        if node.op != "ConvTranspose":
+            continue
+        padding = tuple(analysis.details(node.name).get("output_padding", ()))
+        if not any(padding):
+            continue
+        axes = [axis + 2 for axis, value in enumerate(padding) if value]
+        symbols = axis_symbols(analysis, axes)
+        period = stride_period(analysis, axes[0] - 2)
+        if not symbols or not 2 <= period <= MAX_PERIOD:
+            continue
+        bound = [analysis.result.bindings[s] for s in symbols if s in analysis.result.bindings]
+        base = max(bound) if bound else 4 * period
+        with_it = valid_residues(analysis, [], symbols, period, base)
+        without = valid_residues(analysis, [Patch(node.name, {"output_padding": (0,) * len(padding)})], symbols,
+                                 period, base)
+        if set(without) - set(with_it):
+            name = "=".join(symbols)
+            held = describe_residues(name, with_it, period, base) if with_it else "no size"
+            yield analysis.finding(
+                "SC502", node.name,
+                f"output_padding {list(padding)} is baked for one class of sizes: the model works for {held}, "
+                f"but without it for {describe_residues(name, without, period, base)}; the padding a "
+                "transposed conv needs depends on the input size")
