@@ -124,7 +124,8 @@ def _kernel_shape(name: str, declared: Sequence[int] | None, actual: tuple[int, 
 
 def _span(k: int, d: int) -> int:
     """Positions from the first tap of a dilated kernel to its last, both included."""
-    return len(range(0, d * (k - 1) + 1))
+    taps = range(0, k * d, d)  # where the k taps sit
+    return taps[-1] + 1
 
 
 def _window_starts(length: int, span: int, stride: int) -> int:
@@ -177,15 +178,19 @@ def _pad_or_crop(x: np.ndarray, pads: Pads, fill: float = 0.0) -> np.ndarray:
     sizes = [n + b + e for n, (b, e) in zip(x.shape[2:], pads, strict=True)]
     if min(sizes) < 1:
         raise SpecError(f"pads {pads} crop away a whole spatial axis of size {list(x.shape[2:])}")
-    out = np.full((*x.shape[:2], *sizes), fill, dtype=x.dtype)
     dst: list[slice] = []
     src: list[slice] = []
     for n, (b, _), size in zip(x.shape[2:], pads, sizes, strict=True):
         lo, hi = max(0, b), min(size, b + n)
         if hi <= lo:
-            return out
+            return np.full((*x.shape[:2], *sizes), fill, dtype=x.dtype)
         dst.append(slice(lo, hi))
         src.append(slice(lo - b, hi - b))
+    out = np.empty((*x.shape[:2], *sizes), dtype=x.dtype)
+    for axis, (inside, size) in enumerate(zip(dst, sizes, strict=True)):  # fill only the border slabs
+        before = (slice(None),) * (axis + 2)
+        out[(*before, slice(0, inside.start))] = fill
+        out[(*before, slice(inside.stop, size))] = fill
     out[(..., *dst)] = x[(..., *src)]
     return out
 
@@ -199,8 +204,7 @@ def _tap_view(
 ) -> np.ndarray:
     """The input positions that kernel tap ``tap`` reads for every output position (trailing axes)."""
     slices = tuple(
-        slice(t * d, t * d + (o - 1) * s + 1, s)
-        for t, d, s, o in zip(tap, dilations, strides, counts, strict=True)
+        slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, s, o in zip(tap, dilations, strides, counts, strict=True)
     )
     return x[(..., *slices)]
 
@@ -279,9 +283,7 @@ def _correlate_winograd(xg: np.ndarray, wg: np.ndarray, counts: Sequence[int]) -
         u = np.tensordot(_WINOGRAD_KERNEL, u, axes=([1], [u.ndim - 1]))  # the last kernel axis left
     taps = 4**rank
     u = u.astype(xg.dtype).reshape(taps, 1, group, mg, cg)
-    y = np.matmul(u, v.reshape(taps, n_batch, group, cg, -1)).reshape(
-        *(4,) * rank, n_batch, group, mg, *tiles
-    )
+    y = np.matmul(u, v.reshape(taps, n_batch, group, cg, -1)).reshape(*(4,) * rank, n_batch, group, mg, *tiles)
     for axis in range(rank):  # consumes the leading transform axis, which belongs to ``axis``
         y = _winograd_output_axis(y, y.ndim - 1 - rank + axis)
     if any(2 * t != o for t, o in zip(tiles, counts, strict=True)):
@@ -368,33 +370,35 @@ def _correlate_per_channel(
     mg = wg.shape[1]
     out = np.empty((n_batch, group, mg, *counts), dtype=xg.dtype)
     per_group = n_batch * mg * math.prod(size)
-    block = max(1, min(-(-group // _workers()), (_CHUNK_ELEMENTS // 4) // max(1, per_group)))
-    if all(s == 1 for s in strides):
-        pitch = [math.prod(size[a + 1 :]) for a in range(len(size))]
+    blocks = max(1, -(-group * per_group // (_CHUNK_ELEMENTS // 4)))  # cache-sized blocks of channels
+    blocks = min(group, -(-blocks // _workers()) * _workers())  # a whole number of blocks per thread
+    block = -(-group // blocks)
+    flat = all(s == 1 for s in strides)
+    if flat:
+        pitch = [math.prod(size[a + 1 :]) for a in range(len(size))]  # elements per step on each axis
         offsets = [sum(t * d * p for t, d, p in zip(tap, dilations, pitch, strict=True)) for tap in taps]
-        length = sum((o - 1) * p for o, p in zip(counts, pitch, strict=True)) + 1
+        length = sum((o - 1) * p for o, p in zip(counts, pitch, strict=True)) + 1  # last output + 1
         source = np.ascontiguousarray(xg).reshape(n_batch, group, 1, -1)
         grid = np.empty((n_batch, group, mg, counts[0] * pitch[0]), dtype=xg.dtype)
-        expand: tuple[None, ...] = (None,)
-    else:
-        source, grid, expand = xg, out, (None,) * len(counts)
 
     def run(g0: int) -> None:
         g1 = min(group, g0 + block)
-        acc = grid[:, g0:g1, :, :length] if grid is not out else out[:, g0:g1]
+        if flat:
+            acc = grid[:, g0:g1, :, :length]
+            views = [source[:, g0:g1, :, offset : offset + length] for offset in offsets]
+        else:
+            acc = out[:, g0:g1]
+            views = [_tap_view(xg[:, g0:g1], tap, dilations, strides, counts) for tap in taps]
+        expand = (None,) * (acc.ndim - 3)
         tmp = np.empty_like(acc)
-        for i, tap in enumerate(taps):
-            if grid is out:
-                view = _tap_view(source[:, g0:g1], tap, dilations, strides, counts)
-            else:
-                view = source[:, g0:g1, :, offsets[i] : offsets[i] + length]
+        for i, (tap, view) in enumerate(zip(taps, views, strict=True)):
             weight = wg[(slice(g0, g1), slice(None), 0, *tap)][(..., *expand)]
             if i == 0:
                 np.multiply(view, weight, out=acc)
             else:
                 np.multiply(view, weight, out=tmp)
                 acc += tmp
-        if grid is not out:
+        if flat:  # back from the padded grid to the output positions
             padded = grid[:, g0:g1].reshape(n_batch, g1 - g0, mg, counts[0], *size[1:])
             out[:, g0:g1] = padded[(..., slice(None), *(slice(0, o) for o in counts[1:]))]
 
@@ -429,9 +433,7 @@ def _add_bias(out: np.ndarray, b: object, channels: int, name: str = "b") -> np.
         return out
     bias = _as_array(name, b, out.dtype)
     if bias.shape != (channels,):
-        raise SpecError(
-            f"{name} must have shape ({channels},) (one value per output channel), got {bias.shape}"
-        )
+        raise SpecError(f"{name} must have shape ({channels},) (one value per output channel), got {bias.shape}")
     out += bias.reshape(channels, *([1] * (out.ndim - 2)))
     return out
 
@@ -531,9 +533,7 @@ def conv_transpose(
     if group < 1:
         raise SpecError(f"group must be >= 1, got {group}")
     if x.shape[1] != w.shape[0]:
-        raise SpecError(
-            f"w: input has {x.shape[1]} channels but the weight has {w.shape[0]} (its first axis)"
-        )
+        raise SpecError(f"w: input has {x.shape[1]} channels but the weight has {w.shape[0]} (its first axis)")
     if x.shape[1] % group:
         raise SpecError(f"group: {x.shape[1]} input channels are not divisible by group = {group}")
     kernel = tuple(w.shape[2:])
@@ -544,30 +544,24 @@ def conv_transpose(
     mode = _auto_pad(auto_pad)
     pads_ = _explicit_pads(pads, rank, mode)
     sizes = x.shape[2:]
-    canvas = [
-        _scatter_extent(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides_, dilations_, strict=True)
-    ]
+    canvas = [_scatter_extent(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides_, dilations_, strict=True)]
     if output_shape is not None:
         pads_, extra = _pads_for_output_shape(output_shape, sizes, kernel, strides_, dilations_, extra, mode)
     elif mode in ("SAME_UPPER", "SAME_LOWER"):
         # the target is n*s; the canvas includes output_padding (onnxruntime; shape inference ignores it)
         pads_ = [
-            _split_total(max(0, c + e - n * s), mode)
-            for c, e, n, s in zip(canvas, extra, sizes, strides_, strict=True)
+            _split_total(max(0, c + e - n * s), mode) for c, e, n, s in zip(canvas, extra, sizes, strides_, strict=True)
         ]
     elif mode == "VALID":
         pads_ = [(0, 0)] * rank
     for axis, (c, e, (pb, pe)) in enumerate(zip(canvas, extra, pads_, strict=True)):
         if pb + pe >= c + e:
             raise SpecError(
-                f"pads ({pb}, {pe}) on spatial axis {axis} crop away the whole "
-                f"{c + e}-long transposed-conv output"
+                f"pads ({pb}, {pe}) on spatial axis {axis} crop away the whole {c + e}-long transposed-conv output"
             )
     if method == "auto":
         method = _fastest_transpose_method(strides_)
-    run = {"zero_insertion": _transpose_zero_insertion, "scatter": _transpose_scatter}.get(
-        method, _transpose_polyphase
-    )
+    run = {"zero_insertion": _transpose_zero_insertion, "scatter": _transpose_scatter}.get(method, _transpose_polyphase)
     out = run(x, w, strides_, dilations_, group, pads_, extra)
     return _add_bias(out, b, w.shape[1] * group)
 
@@ -595,9 +589,7 @@ def _pads_for_output_shape(
         raise SpecError(f"output_shape must have {rank} positive values (the spatial sizes), got {target}")
     pads: Pads = []
     ends = []
-    for axis, (n, k, s, d, e, t) in enumerate(
-        zip(sizes, kernel, strides, dilations, extra, target, strict=True)
-    ):
+    for axis, (n, k, s, d, e, t) in enumerate(zip(sizes, kernel, strides, dilations, extra, target, strict=True)):
         extent = _scatter_extent(n, k, s, d)
         total = extent + e - t
         if total < 0 and t - extent >= s:
@@ -676,8 +668,7 @@ def _transpose_scatter(
     geometry = list(zip(sizes, kernel, strides, dilations, extra, pads, strict=True))
     out_sizes = [_scatter_extent(n, k, s, d) + e - pb - pe for n, k, s, d, e, (pb, pe) in geometry]
     per_axis = [
-        list(_phases(n, k, s, d, pb, o))
-        for (n, k, s, d, _, (pb, _)), o in zip(geometry, out_sizes, strict=True)
+        list(_phases(n, k, s, d, pb, o)) for (n, k, s, d, _, (pb, _)), o in zip(geometry, out_sizes, strict=True)
     ]
     reached = all(len(p) == min(s, o) for p, s, o in zip(per_axis, strides, out_sizes, strict=True))
     out = (np.empty if reached else np.zeros)((n_batch, group, mg, *out_sizes), dtype=x.dtype)
@@ -796,15 +787,12 @@ def _pool_geometry(
     pads_ = _resolve_pads(x.shape[2:], kernel, strides_, dilations_, pads, _auto_pad(auto_pad))
     void = [s - 1 if ceil_mode else 0 for s in strides_]
     counts = []
-    for axis, (n, k, s, d, (pb, pe), v) in enumerate(
-        zip(x.shape[2:], kernel, strides_, dilations_, pads_, void)
-    ):
+    for axis, (n, k, s, d, (pb, pe), v) in enumerate(zip(x.shape[2:], kernel, strides_, dilations_, pads_, void)):
         span = _span(k, d)
         if span > n + pb + pe + v:
             room = f"{n + pb + pe} of the padded input" + (f" (+{v} in ceil mode)" if v else "")
             raise SpecError(
-                f"kernel_shape: the dilated window spans {span} positions on spatial axis {axis}, "
-                f"more than the {room}"
+                f"kernel_shape: the dilated window spans {span} positions on spatial axis {axis}, more than the {room}"
             )
         starts = range(0, n + pb + pe + v - span + 1, s)
         if ceil_mode and starts[-1] >= n + pb:  # the partial last window would start in the end padding
@@ -834,9 +822,7 @@ def _check_windows_touch_input(
     counts: Sequence[int],
 ) -> list[np.ndarray]:
     valid = []
-    for axis, (n, k, s, d, p, v, o) in enumerate(
-        zip(x.shape[2:], kernel, strides, dilations, pads, void, counts)
-    ):
+    for axis, (n, k, s, d, p, v, o) in enumerate(zip(x.shape[2:], kernel, strides, dilations, pads, void, counts)):
         per_window = _window_counts(n, k, s, d, p, v, o, include_pad=False)
         if per_window.size and per_window.min() == 0:
             raise SpecError(f"pads {list(p)} on spatial axis {axis}: a pooling window covers only padding")

@@ -129,9 +129,7 @@ def infer_output_shape(
     node_inputs: Sequence[str] | None = None,
 ) -> tuple[int | None, ...] | None:
     """The first output's shape according to ``onnx.shape_inference`` (strict); None if it infers none."""
-    model = make_single_node_model(
-        op_type, input_shapes, attrs, initializers, opset=opset, node_inputs=node_inputs
-    )
+    model = make_single_node_model(op_type, input_shapes, attrs, initializers, opset=opset, node_inputs=node_inputs)
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     for value in inferred.graph.output:
         if value.name == "y0" and value.type.tensor_type.HasField("shape"):

@@ -92,9 +92,7 @@ def collect_cases() -> list[Case]:
     cases: list[Case] = []
     node_dir = os.path.join(DATA_DIR, "node")
     on_disk = sorted(
-        d
-        for d in glob.glob(os.path.join(node_dir, "test_*"))
-        if os.path.basename(d).startswith(NODE_PREFIXES)
+        d for d in glob.glob(os.path.join(node_dir, "test_*")) if os.path.basename(d).startswith(NODE_PREFIXES)
     )
     cases += [_disk_case("node-data", d) for d in on_disk]
     disk_names = {os.path.basename(d) for d in on_disk}
@@ -219,8 +217,6 @@ def test_conformance_coverage() -> None:
           f"{sum(skipped.values())} skipped")  # fmt: skip
     for reason, count in skipped.most_common():
         print(f"  skipped {count}: {reason}")
-    ops = collections.Counter(
-        node.op_type for case in CASES if not SCOPE[case.id] for node in case.model.graph.node
-    )
+    ops = collections.Counter(node.op_type for case in CASES if not SCOPE[case.id] for node in case.model.graph.node)
     assert all(ops[op] for op in KERNEL_OPS), f"some kernel op has no conformance case: {dict(ops)}"
     assert len(run) >= MIN_CASES_RUN

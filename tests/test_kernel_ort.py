@@ -54,9 +54,7 @@ def conv_configs(draw: st.DrawFn) -> dict[str, Any]:
                 "k": k,
                 "s": draw(st.integers(1, 3)),
                 "d": d,
-                "pads": (draw(st.integers(0, 3)), draw(st.integers(0, 3)))
-                if auto_pad == "NOTSET"
-                else (0, 0),
+                "pads": (draw(st.integers(0, 3)), draw(st.integers(0, 3))) if auto_pad == "NOTSET" else (0, 0),
             }
         )
     return {
@@ -185,9 +183,7 @@ def pool_configs(draw: st.DrawFn) -> dict[str, Any]:
                 # onnxruntime pads SAME_* pools as if undilated (test_kernel_runtime_facts.py)
                 "d": 1 if auto_pad.startswith("SAME") else draw(st.integers(1, 3)),
                 # onnxruntime: pads < kernel
-                "pads": (draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1)))
-                if auto_pad == "NOTSET"
-                else (0, 0),
+                "pads": (draw(st.integers(0, k - 1)), draw(st.integers(0, k - 1))) if auto_pad == "NOTSET" else (0, 0),
             }
         )
     return {

@@ -151,9 +151,7 @@ def test_conv_auto_pad_equals_arith(g: Geometry, mode: str) -> None:
 @given(geometries(), st.booleans(), st.booleans())
 def test_pool_shapes_equal_arith(g: Geometry, ceil_mode: bool, include_pad: bool) -> None:
     x, _, _ = g.arrays(2, np.float32)
-    sizes = [
-        arith.pool_out(a.n, a.k, stride=a.s, pads=a.pads, dilation=a.d, ceil_mode=ceil_mode) for a in g.axes
-    ]
+    sizes = [arith.pool_out(a.n, a.k, stride=a.s, pads=a.pads, dilation=a.d, ceil_mode=ceil_mode) for a in g.axes]
     common = {
         "kernel_shape": g.attr("k"),
         "strides": g.attr("s"),
@@ -187,8 +185,7 @@ def test_pool_auto_pad_equals_arith(g: Geometry, mode: str, ceil_mode: bool) -> 
     auto = arith.AutoPad(mode)
     pads = [arith.auto_pads(a.n, a.k, auto, stride=a.s, dilation=a.d) for a in g.axes]
     sizes = [
-        arith.pool_out(a.n, a.k, stride=a.s, pads=p, dilation=a.d, ceil_mode=ceil_mode)
-        for a, p in zip(g.axes, pads)
+        arith.pool_out(a.n, a.k, stride=a.s, pads=p, dilation=a.d, ceil_mode=ceil_mode) for a, p in zip(g.axes, pads)
     ]
     common = {
         "kernel_shape": g.attr("k"),
@@ -216,8 +213,7 @@ def test_conv_transpose_shape_equals_arith_and_methods_agree(g: Geometry) -> Non
     wt = wt.reshape(g.group * g.cg, g.mg, *w.shape[2:])  # (C, M/g, k...)
     bias = b[: g.group * g.mg]
     sizes = [
-        arith.conv_transpose_out(a.n, a.k, stride=a.s, pads=a.pads, dilation=a.d, output_padding=a.op)
-        for a in g.axes
+        arith.conv_transpose_out(a.n, a.k, stride=a.s, pads=a.pads, dilation=a.d, output_padding=a.op) for a in g.axes
     ]
     attrs = {
         "strides": g.attr("s"),

@@ -18,9 +18,7 @@ from shapecheck.errors import SpecError
 pytest.importorskip("onnxruntime")
 
 
-def _ort_rejects(
-    op_type: str, inputs: dict[str, np.ndarray], attrs: dict, initializers: dict | None = None
-) -> str:
+def _ort_rejects(op_type: str, inputs: dict[str, np.ndarray], attrs: dict, initializers: dict | None = None) -> str:
     """Run in onnxruntime and return its error message; fail if it does not refuse."""
     try:
         run_single_node(op_type, inputs, attrs, initializers)
