@@ -20,7 +20,7 @@ from shapecheck.propagate import Propagation
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["Analysis", "Branch", "DOWNSAMPLERS", "UPSAMPLERS"]
+__all__ = ["DOWNSAMPLERS", "UPSAMPLERS", "Analysis", "Branch", "dropped_text"]
 
 #: Ops that shrink spatial axes with a floor (their details carry ``remainder``).
 DOWNSAMPLERS = frozenset({"Conv", "MaxPool", "AveragePool", "LpPool"})
@@ -35,6 +35,20 @@ class Branch:
 
     tensor: str
     nodes: tuple[Node, ...]
+
+
+_AXIS_WORDS = {1: ("sample",), 2: ("row", "column"), 3: ("slice", "row", "column")}
+
+
+def dropped_text(counts: dict[int, object], spatial_rank: int) -> str:
+    """``the last 1 row and 1 column``: what a floor leaves unread, in words for spatial axes."""
+    words = _AXIS_WORDS.get(spatial_rank)
+    parts = []
+    for axis, count in counts.items():
+        word = words[axis] if words and axis < len(words) else f"position on spatial axis {axis}"
+        plural = "" if count == 1 else "s"
+        parts.append(f"{count} {word}{plural}")
+    return "the last " + " and ".join(parts)
 
 
 class Analysis:

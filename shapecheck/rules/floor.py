@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from shapecheck.facts import FactKind
 from shapecheck.findings import Finding, Severity
 from shapecheck.rules import rule
-from shapecheck.rules.analysis import DOWNSAMPLERS, UPSAMPLERS, Analysis
+from shapecheck.rules.analysis import DOWNSAMPLERS, UPSAMPLERS, Analysis, dropped_text
 from shapecheck.symbolic import format_dim
 
 
@@ -77,10 +77,12 @@ def floor_drops_input(analysis: Analysis) -> Iterable[Finding]:
             continue
         shape_in = analysis.result.shape(node.inputs[0]) or ()
         shape_out = analysis.result.shape(node.outputs[0]) or ()
-        parts = [f"axis {a + 2}: {format_dim(shape_in[a + 2])} → {format_dim(shape_out[a + 2])}, the last {n} "
-                 f"input position(s) never read" for a, n in lost if a + 2 < len(shape_in)]
+        kept = [a + 2 for a, _ in lost if a + 2 < len(shape_in)]
+        sizes = (" x ".join(str(format_dim(shape_in[a])) for a in kept) + " floors to "
+                 + " x ".join(str(format_dim(shape_out[a])) for a in kept)).replace(" x ", "×")
+        parts = [f"{dropped_text(dict(lost), len(remainders))} of its input ({sizes})"]
         later = analysis.descendants(node.name)
         bites = _bites(analysis, later)
-        yield analysis.finding("SC301", node.name, f"{node.op} floor drops input: " + "; ".join(parts),
+        yield analysis.finding("SC301", node.name, f"{node.op} never reads " + "".join(parts),
                                severity=Severity.WARNING if bites else Severity.INFO,
                                data={"axes": [a + 2 for a, _ in lost]})

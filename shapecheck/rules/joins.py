@@ -7,38 +7,53 @@ from collections.abc import Iterable
 from shapecheck.facts import Fact, FactKind
 from shapecheck.findings import Finding, Related, Severity
 from shapecheck.rules import rule
-from shapecheck.rules.analysis import Analysis
+from shapecheck.rules.analysis import Analysis, dropped_text
 from shapecheck.symbolic import format_dim
 
 
-def _root_cause(analysis: Analysis, join: str, tensors: list[str], axis: int) -> tuple[list[Related], str]:
-    """Related nodes (floor losses, upsamplers) on the branches into ``join`` and a one-line summary."""
+def _sizes(analysis: Analysis, tensor: str, axes: list[int]) -> str:
+    """``65×65``: a tensor's sizes on the given axes."""
+    shape = analysis.result.shape(tensor) or ()
+    return "×".join(str(format_dim(shape[a])) if a < len(shape) else "?" for a in axes)
+
+
+def _label(analysis: Analysis, tensor: str) -> str:
+    """A join input named by the node that produces it (model inputs by their name)."""
+    producer = analysis.graph.producer(tensor)
+    return f"{producer.name!r} ({producer.op})" if producer else f"input {tensor!r}"
+
+
+def _root_cause(analysis: Analysis, tensors: list[str], axes: list[int]) -> tuple[list[Related], list[str]]:
+    """Related nodes (the floor loss, the upsampler) on the branches into a join, one per node, and the
+    sentences of the root-cause summary."""
     _, branches = analysis.branches(tensors)
-    related: list[Related] = []
-    summary: list[str] = []
-    spatial = axis - 2
+    losses: dict[str, list[int]] = {}
+    ups: dict[str, list[int]] = {}
     for branch in branches:
-        # The first floor loss after the common ancestor is the one this join mirrors; deeper ones
-        # belong to deeper joins.
-        for node, remainder in analysis.floor_losses(branch, spatial)[:1]:
-            shape_in = analysis.result.shape(node.inputs[0]) or ()
-            shape_out = analysis.result.shape(node.outputs[0]) or ()
-            n_in = format_dim(shape_in[axis]) if axis < len(shape_in) else "?"
-            n_out = format_dim(shape_out[axis]) if axis < len(shape_out) else "?"
-            text = (f"its floor maps {n_in} to {n_out} on axis {axis}: the last {format_dim(remainder)} "
-                    "position(s) of its padded input are never read")
-            related.append(analysis.related(node.name, "floor-loss", text))
-            summary.append(f"{node.name!r} ({node.op}) floors {n_in} to {n_out}")
-        for node in analysis.upsamplers(branch)[-1:]:
-            shape_in = analysis.result.shape(node.inputs[0]) or ()
-            shape_out = analysis.result.shape(node.outputs[0]) or ()
-            n_in = format_dim(shape_in[axis]) if axis < len(shape_in) else "?"
-            n_out = format_dim(shape_out[axis]) if axis < len(shape_out) else "?"
-            related.append(analysis.related(node.name, "upsampler",
-                                            f"it maps {n_in} to {n_out} on axis {axis} and does not restore "
-                                            "the size of the tensor it is joined with"))
-            summary.append(f"{node.name!r} ({node.op}) maps {n_in} to {n_out}")
-    return related, "; ".join(summary)
+        for axis in axes:
+            # The first floor loss after the common ancestor is the one this join mirrors; deeper
+            # ones belong to deeper joins.
+            for node, _ in analysis.floor_losses(branch, axis - 2)[:1]:
+                losses.setdefault(node.name, []).append(axis)
+            for node in analysis.upsamplers(branch)[-1:]:
+                ups.setdefault(node.name, []).append(axis)
+    related, summary = [], []
+    for name, node_axes in losses.items():
+        node = analysis.graph.nodes[name]
+        before, after = _sizes(analysis, node.inputs[0], node_axes), _sizes(analysis, node.outputs[0], node_axes)
+        remainders = analysis.details(name).get("remainder", ())
+        dropped = dropped_text({a - 2: format_dim(remainders[a - 2]) for a in node_axes if a - 2 < len(remainders)},
+                               len(remainders))
+        related.append(analysis.related(name, "floor-loss", f"its floor maps {before} to {after}: {dropped} of "
+                                        "its padded input are never read"))
+        summary.append(f"{name!r} ({node.op}) floors {before} to {after}")
+    for name, node_axes in ups.items():
+        node = analysis.graph.nodes[name]
+        before, after = _sizes(analysis, node.inputs[0], node_axes), _sizes(analysis, node.outputs[0], node_axes)
+        related.append(analysis.related(name, "upsampler", f"it maps {before} to {after}, not the size of the "
+                                        "tensor it is joined with"))
+        summary.append(f"{name!r} ({node.op}) maps {before} to {after}")
+    return related, summary
 
 
 def _by_node(facts: Iterable[Fact]) -> dict[str, list[Fact]]:
@@ -94,21 +109,16 @@ def join_size_mismatch(analysis: Analysis) -> Iterable[Finding]:
     for join, facts in _by_node(analysis.facts(FactKind.JOIN_MISMATCH)).items():
         op = analysis.graph.nodes[join].op
         tensors = list(dict.fromkeys(t for f in facts for t in f.data.get("tensors", ())))
-        parts, related, causes = [], [], []
-        for fact in facts:
-            axis = fact.data["axis"]
-            sizes = ", ".join(f"{t!r} is {format_dim(s)}" for t, s in zip(fact.data["tensors"], fact.data["sizes"]))
-            parts.append(f"axis {axis}: {sizes}")
-            found, cause = _root_cause(analysis, join, tensors, axis)
-            related += [r for r in found if r not in related]
-            if cause and cause not in causes:
-                causes.append(cause)
-        message = f"{op} joins tensors of different sizes on " + "; ".join(parts)
+        axes = sorted({f.data["axis"] for f in facts})
+        inputs = ", ".join(f"{_label(analysis, t)} is {_sizes(analysis, t, axes)}" for t in tensors)
+        where = f"axis {axes[0]}" if len(axes) == 1 else "axes " + ", ".join(map(str, axes))
+        message = f"{op} joins tensors of different sizes on {where}: {inputs}"
+        related, causes = _root_cause(analysis, tensors, axes)
         if causes:
             message += ". Root cause: " + "; ".join(causes)
         repair = repair_join(analysis, join, tensors)
         yield analysis.finding("SC201", join, message, related=related, fixes=repair.fixes,
-                               data={"axes": [f.data["axis"] for f in facts]})
+                               data={"axes": axes})
 
 
 @rule("SC202", "channel-mismatch", severity=Severity.ERROR,

@@ -60,7 +60,7 @@ def output_padding_needed(analysis: Analysis) -> Iterable[Finding]:
         up = repair.upsampler
         shape = analysis.result.shape(analysis.graph.nodes[up].outputs[0]) or ()
         current = list(analysis.details(up).get("output_padding", ()))
-        message = (f"output {list(shape[2:])} does not match the tensor it is joined with at {join!r}; "
+        message = (f"output spatial size {list(shape[2:])} does not match the tensor it is joined with at {join!r}; "
                    f"output_padding {fixes[0].value} instead of {current} makes up the difference")
         yield analysis.finding("SC401", up, message, fixes=fixes,
                                related=[analysis.related(join, "join", "the join that fails")])
