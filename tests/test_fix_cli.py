@@ -24,7 +24,8 @@ def test_yaml_fix_changes_only_the_fixed_layer(tmp_path, capsys) -> None:
     assert main(["fix", source, "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "re-checked: 0 error(s)" in printed
-    before = open(source, encoding="utf-8").read().splitlines()
+    with open(source, encoding="utf-8") as original:
+        before = original.read().splitlines()
     after = out.read_text(encoding="utf-8").splitlines()
     changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
     assert len(changed) == 1 and "name: up1" in changed[0][0]
