@@ -278,3 +278,79 @@ def _input_size_fixes(analysis: Analysis, join: str, tensors: Sequence[str],
                              holds_for=f"{name}={size}", safe=label == "above", confirmed=confirmed[label],
                              kind="input-size"))
     return fixes
+
+
+@dataclass(frozen=True)
+class MirrorRepair:
+    """A transposed conv in an encoder/decoder without skips that misses the size before the
+    downsampling it mirrors, and the verified output_padding fix."""
+
+    upsampler: str
+    downsampler: str
+    produced: tuple[Any, ...]
+    wanted: tuple[Any, ...]
+    fix: Fix
+
+
+def _strided(analysis: Analysis, node: Node) -> bool:
+    return any(s > 1 for s in analysis.details(node.name).get("strides", ()))
+
+
+def mirror_repairs(analysis: Analysis) -> list[MirrorRepair]:
+    """Pair the i-th strided ConvTranspose with the i-th strided downsampler from the end (autoencoders
+    mirror their encoder) and solve ``output_padding`` for each pair that misses its size, when the model's
+    output does not line up with its input. Each fix is verified by re-propagation and by executing the
+    transposed conv with the kernel."""
+    from shapecheck.arith import output_padding_for
+
+    graph, result = analysis.graph, analysis.result
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        return []
+    source, target = result.shape(next(iter(graph.inputs))), result.shape(graph.outputs[0])
+    if not source or not target or len(source) != len(target) or source[2:] == target[2:]:
+        return []
+    order = graph.topological_order()
+    downs = [n for n in order if n.op in DOWNSAMPLERS and _strided(analysis, n)]
+    ups = [n for n in order if n.op == "ConvTranspose" and _strided(analysis, n)]
+    repairs = []
+    for up, down in zip(ups, reversed(downs)):
+        produced = _spatial_sizes(result, up.outputs[0])
+        wanted = _spatial_sizes(result, down.inputs[0])
+        details = analysis.details(up.name)
+        if len(produced) != len(wanted) or produced == wanted or "strides" not in details:
+            continue
+        padding = list(details.get("output_padding", (0,) * len(produced)))
+        solvable = True
+        for axis, (have, want) in enumerate(zip(produced, wanted)):
+            if have == want:
+                continue
+            size_in = _spatial_sizes(result, up.inputs[0])[axis]
+            pads = details["pads"][axis]
+            if not all(isinstance(v, int) for v in (size_in, want)) or pads is None:
+                solvable = False
+                break
+            solved = output_padding_for(size_in, details["kernel"][axis], want, stride=details["strides"][axis],
+                                        pads=tuple(pads), dilation=details["dilations"][axis], runtime="onnxruntime")
+            if not solved.possible:
+                solvable = False
+                break
+            padding[axis] = solved.value
+        if not solvable:
+            continue
+        patch = Patch(up.name, {"output_padding": tuple(padding)})
+        after = repropagate(result, [patch], ())
+        if after is None or _spatial_sizes(after, up.outputs[0]) != wanted:
+            continue
+        run = execute_branch(after, [after.graph.nodes[up.name]], memory_budget=analysis.memory_budget) \
+            if analysis.confirm else None
+        if run is not None:
+            analysis.disagreements.extend(run.disagreements)
+        confirmed = bool(run and run.confirmed and tuple(run.sizes.get(up.outputs[0], ())) == tuple(wanted))
+        fix = Fix(title=f"set output_padding of {up.name!r} to {padding}", node=up.name, attribute="output_padding",
+                  value=padding, holds_for=f"the checked size ({_checked(analysis)})", safe=True, confirmed=confirmed)
+        repairs.append(MirrorRepair(up.name, down.name, tuple(produced), tuple(wanted), fix))
+    return repairs
+
+
+def _checked(analysis: Analysis) -> str:
+    return ", ".join(f"{k}={v}" for k, v in analysis.result.bindings.items()) or "fixed input shape"

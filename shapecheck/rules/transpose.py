@@ -19,7 +19,9 @@ def output_padding_needed(analysis: Analysis) -> Iterable[Finding]:
     ## What it does
     For every failing join, looks at the last ConvTranspose on each branch; when a legal
     `output_padding` (`0 <= output_padding < stride`) gives it exactly the size of the other branch,
-    reports it with that value as the first fix, verified by re-propagation and execution.
+    reports it with that value as the first fix, verified by re-propagation and execution. In an
+    encoder/decoder without skips (an autoencoder) whose output does not line up with its input, each
+    strided transposed conv is compared with the size before the downsampling it mirrors.
 
     ## Why is this bad?
     A strided conv or pool maps `s` input sizes to one output size (the floor hides the difference); a
@@ -47,9 +49,17 @@ def output_padding_needed(analysis: Analysis) -> Iterable[Finding]:
       - {name: cat, op: concat, inputs: [up, enc], axis: 1}
     ```
     """
-    from shapecheck.fix import repair_join
+    from shapecheck.fix import mirror_repairs, repair_join
 
     joins = dict.fromkeys(f.node for f in analysis.facts(FactKind.JOIN_MISMATCH))
+    if not joins:
+        for repair in mirror_repairs(analysis):
+            yield analysis.finding(
+                "SC401", repair.upsampler,
+                f"output spatial size {list(repair.produced)} differs from {list(repair.wanted)}, the size before "
+                f"{repair.downsampler!r}, the downsampling it mirrors; output_padding {repair.fix.value} restores it",
+                fixes=[repair.fix],
+                related=[analysis.related(repair.downsampler, "mirrored", "the downsampling this layer undoes")])
     for join in joins:
         facts = [f for f in analysis.facts(FactKind.JOIN_MISMATCH) if f.node == join]
         tensors = list(dict.fromkeys(t for f in facts for t in f.data.get("tensors", ())))
