@@ -194,6 +194,25 @@ class ModelGraph:
         """Nodes that read ``tensor``, in file order."""
         return [self.nodes[name] for name in self._consumers.get(tensor, ())]
 
+    def downstream(self, name: str) -> set[str]:
+        """Every node that reads, directly or not, what node ``name`` writes (a plain walk: no graph
+        library needed on the hot path of ``check``)."""
+        return self._reach(name, lambda node: [c for t in node.outputs for c in self._consumers.get(t, ())])
+
+    def upstream(self, name: str) -> set[str]:
+        """Every node whose output node ``name`` depends on."""
+        return self._reach(name, lambda node: [self._producer[t] for t in node.inputs if t in self._producer])
+
+    def _reach(self, start: str, neighbours: Callable[[Node], list[str]]) -> set[str]:
+        seen: set[str] = set()
+        stack = list(neighbours(self.nodes[start]))
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(neighbours(self.nodes[name]))
+        return seen
+
     def is_constant(self, tensor: str) -> bool:
         return tensor in self.constants
 

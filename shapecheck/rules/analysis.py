@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shapecheck.facts import Fact, FactKind
 from shapecheck.findings import Finding, Fix, Related, Severity
 from shapecheck.graph import ModelGraph, Node
 from shapecheck.propagate import Propagation
-
-if TYPE_CHECKING:
-    import networkx as nx
 
 __all__ = ["DOWNSAMPLERS", "UPSAMPLERS", "Analysis", "Branch", "dropped_text"]
 
@@ -109,23 +105,15 @@ class Analysis:
         return self.result.details.get(node, {})
 
     # -- branches -------------------------------------------------------------------------------
-    @cached_property
-    def dag(self) -> nx.DiGraph:
-        return self.graph.dag
-
     def descendants(self, node: str) -> set[str]:
         """Every node downstream of ``node``."""
-        import networkx as nx
-
-        return nx.descendants(self.dag, node)
+        return self.graph.downstream(node)
 
     def _upstream(self, tensor: str) -> set[str]:
         producer = self.graph.producer(tensor)
         if producer is None:
             return set()
-        import networkx as nx
-
-        return nx.ancestors(self.dag, producer.name) | {producer.name}
+        return self.graph.upstream(producer.name) | {producer.name}
 
     def branches(self, tensors: Iterable[str]) -> tuple[str | None, list[Branch]]:
         """The nearest common ancestor node of ``tensors`` and each tensor's branch from it.

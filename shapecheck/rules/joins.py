@@ -104,9 +104,9 @@ def join_size_mismatch(analysis: Analysis) -> Iterable[Finding]:
       - {name: cat, op: concat, inputs: [up, enc], axis: 1}
     ```
     """
-    from shapecheck.fix import repair_join
-
     for join, facts in _by_node(analysis.facts(FactKind.JOIN_MISMATCH)).items():
+        from shapecheck.fix import repair_join  # only models with a failing join pay for the fixer
+
         op = analysis.graph.nodes[join].op
         tensors = list(dict.fromkeys(t for f in facts for t in f.data.get("tensors", ())))
         axes = sorted({f.data["axis"] for f in facts})

@@ -141,11 +141,11 @@ def baked_size(analysis: Analysis) -> Iterable[Finding]:
       - {name: cat, op: concat, inputs: [up, enc], axis: 1}
     ```
     """
+    if not analysis.graph.symbols():
+        return
     from shapecheck.fix import MAX_PERIOD, axis_symbols, describe_residues, stride_period, valid_residues
     from shapecheck.verify import Patch
 
-    if not analysis.graph.symbols():
-        return
     for node in analysis.graph.topological_order():
         if node.op != "ConvTranspose":
             continue
