@@ -49,9 +49,11 @@ def output_padding_needed(analysis: Analysis) -> Iterable[Finding]:
       - {name: cat, op: concat, inputs: [up, enc], axis: 1}
     ```
     """
+    if not any(n.op == "ConvTranspose" for n in analysis.graph.nodes.values()):
+        return
+    from shapecheck.fix import mirror_repairs, repair_join  # only models with a transposed conv pay for it
+
     joins = dict.fromkeys(f.node for f in analysis.facts(FactKind.JOIN_MISMATCH))
-    if joins or any(n.op == "ConvTranspose" for n in analysis.graph.nodes.values()):
-        from shapecheck.fix import mirror_repairs, repair_join  # only models that may need it pay for it
     if not joins:
         for repair in mirror_repairs(analysis):
             yield analysis.finding(
