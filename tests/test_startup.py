@@ -31,3 +31,17 @@ def test_version_imports_no_heavy_module() -> None:
 
 def test_help_imports_no_heavy_module() -> None:
     assert _heavy_modules_after(["--help"]) == []
+
+
+def test_checking_or_inspecting_yaml_never_imports_onnx() -> None:
+    probe = """
+import contextlib, io, sys
+from shapecheck.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["inspect", "fixtures/yaml/tiny_unet.yaml"])
+    main(["check", "fixtures/yaml/tiny_unet_odd.yaml"])
+print("HEAVY:" + ",".join(m for m in ("onnx", "onnxruntime") if m in sys.modules))
+"""
+    root = __file__.rsplit("/tests/", 1)[0]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.splitlines()[-1] == "HEAVY:"
