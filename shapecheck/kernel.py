@@ -55,6 +55,8 @@ Pads = list[tuple[int, int]]
 # Elements of an im2col buffer built at once. Small enough to stay in cache and to avoid the page faults
 # of a fresh multi-megabyte allocation on every call; large enough for an efficient matmul.
 _CHUNK_ELEMENTS = 1 << 20
+# Largest (tap, output channel, input position) matmul result the scatter method builds at once.
+_SCATTER_MAX_ELEMENTS = 1 << 24
 
 
 # --------------------------------------------------------------------------------------------------
@@ -244,83 +246,9 @@ def _correlate(
     taps = _taps(kernel)
     if group_channels == 1:
         out = _correlate_per_channel(xg, wg, taps, strides, dilations, counts)
-    elif _winograd_applies(kernel, strides, dilations, group_channels, mg):
-        out = _correlate_winograd(xg, wg, counts)
     else:
         out = _correlate_im2col(xg, wg, taps, strides, dilations, counts)
     return out.reshape(n_batch, out_channels, *counts)
-
-
-# Winograd F(2, 3): two outputs of a 3-tap correlation from 4 inputs with 4 multiplies instead of 6
-# (Lavin & Gray, 2016). Applied per axis, a d-dimensional 3^d conv needs 4^d multiplies per 2^d outputs
-# instead of 6^d (2.25x fewer in 2-D). The transforms only use 0, +-1 and 1/2, so float32 results stay
-# as accurate as the direct sum. Output sizes still come from _correlate's window count.
-_WINOGRAD_KERNEL = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-_WINOGRAD_MIN_CHANNELS = 256  # (C/group) * (M/group) below which the transforms cost more than they save
-
-
-def _winograd_applies(
-    kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int], cg: int, mg: int
-) -> bool:
-    dense = all(k == 3 for k in kernel) and all(s == 1 for s in strides) and all(d == 1 for d in dilations)
-    return dense and len(kernel) > 1 and cg * mg >= _WINOGRAD_MIN_CHANNELS
-
-
-def _correlate_winograd(xg: np.ndarray, wg: np.ndarray, counts: Sequence[int]) -> np.ndarray:
-    """Stride-1 3^d correlation by Winograd F(2, 3) on every axis; one batched matmul per transform tap."""
-    n_batch, group, cg, *size = xg.shape
-    mg, rank = wg.shape[1], len(size)
-    tiles = [len(range(0, o, 2)) for o in counts]  # tiles of two outputs that cover each axis
-    need = [2 * t + 2 for t in tiles]  # a tile reads 4 inputs, neighbouring tiles overlap by 2
-    if need != size:
-        flat = xg.reshape(n_batch, group * cg, *size)
-        flat = _pad_or_crop(flat, [(0, n - s) for n, s in zip(need, size, strict=True)])
-        xg = flat.reshape(n_batch, group, cg, *need)
-    v = xg
-    u = wg.astype(np.float64)
-    for axis in reversed(range(rank)):  # each pass prepends the new transform axis
-        v = _winograd_input_axis(v, v.ndim - rank + axis, tiles[axis])
-        u = np.tensordot(_WINOGRAD_KERNEL, u, axes=([1], [u.ndim - 1]))  # the last kernel axis left
-    taps = 4**rank
-    u = u.astype(xg.dtype).reshape(taps, 1, group, mg, cg)
-    y = np.matmul(u, v.reshape(taps, n_batch, group, cg, -1)).reshape(*(4,) * rank, n_batch, group, mg, *tiles)
-    for axis in range(rank):  # consumes the leading transform axis, which belongs to ``axis``
-        y = _winograd_output_axis(y, y.ndim - 1 - rank + axis)
-    if any(2 * t != o for t, o in zip(tiles, counts, strict=True)):
-        y = np.ascontiguousarray(y[(..., *(slice(0, o) for o in counts))])
-    return y
-
-
-def _winograd_input_axis(v: np.ndarray, axis: int, tiles: int) -> np.ndarray:
-    """B^T along ``axis``: the inputs ``2t .. 2t+3`` of tile ``t`` become 4 values on a new leading axis.
-
-    The innermost axis is first split into even and odd positions, so every subtraction runs over
-    contiguous memory.
-    """
-    before = (slice(None),) * axis
-    if axis == v.ndim - 1:
-        even, odd = np.ascontiguousarray(v[..., 0::2]), np.ascontiguousarray(v[..., 1::2])
-        at = [even[..., :tiles], odd[..., :tiles], even[..., 1 : tiles + 1], odd[..., 1 : tiles + 1]]
-    else:
-        at = [v[(*before, slice(j, j + 2 * tiles - 1, 2))] for j in range(4)]
-    out = np.empty((4, *at[0].shape), dtype=v.dtype)
-    np.subtract(at[0], at[2], out=out[0])
-    np.add(at[1], at[2], out=out[1])
-    np.subtract(at[2], at[1], out=out[2])
-    np.subtract(at[1], at[3], out=out[3])
-    return out
-
-
-def _winograd_output_axis(y: np.ndarray, axis: int) -> np.ndarray:
-    """A^T along the leading transform axis: 4 values give outputs ``2t`` and ``2t+1`` of ``axis``."""
-    even = np.add(y[0], y[1])
-    even += y[2]
-    odd = np.subtract(y[1], y[2])
-    odd -= y[3]
-    both = np.stack([even, odd], axis=axis + 1)
-    shape = list(even.shape)
-    shape[axis] *= 2
-    return both.reshape(shape)
 
 
 def _correlate_im2col(
@@ -560,7 +488,7 @@ def conv_transpose(
                 f"pads ({pb}, {pe}) on spatial axis {axis} crop away the whole {c + e}-long transposed-conv output"
             )
     if method == "auto":
-        method = _fastest_transpose_method(strides_)
+        method = _fastest_transpose_method(x, w, group)
     run = {"zero_insertion": _transpose_zero_insertion, "scatter": _transpose_scatter}.get(method, _transpose_polyphase)
     out = run(x, w, strides_, dilations_, group, pads_, extra)
     return _add_bias(out, b, w.shape[1] * group)
@@ -602,8 +530,12 @@ def _pads_for_output_shape(
     return pads, tuple(ends)
 
 
-def _fastest_transpose_method(strides: Sequence[int]) -> str:
-    return "scatter"
+def _fastest_transpose_method(x: np.ndarray, w: np.ndarray, group: int) -> str:
+    """Scatter (one matmul, then adds) was fastest on every benchmark shape; its matmul result holds
+    k^d values per output channel and input position, so very large ones go to polyphase, whose
+    matmuls run in cache-sized chunks."""
+    contributions = x.shape[0] * math.prod(x.shape[2:]) * group * math.prod(w.shape[1:])
+    return "scatter" if contributions <= _SCATTER_MAX_ELEMENTS else "polyphase"
 
 
 def _transpose_zero_insertion(
