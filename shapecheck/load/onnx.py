@@ -39,6 +39,12 @@ _FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, Tens
 _SUBGRAPH_OPS = {"If", "Loop", "Scan"}
 
 
+def _text(value: str | bytes) -> str:
+    """A protobuf string field as text: protobuf hands back ``bytes`` when the field is not valid UTF-8
+    (proto2 does not enforce it), and such a name must not reach the rules or the JSON report as bytes."""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
 def _read(path: str) -> onnx.ModelProto:
     try:
         size = os.path.getsize(path)
@@ -68,7 +74,7 @@ def _inline(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
 
 def _opset(model: onnx.ModelProto) -> int:
     for entry in model.opset_import:
-        if entry.domain in ("", "ai.onnx"):
+        if _text(entry.domain) in ("", "ai.onnx"):
             return int(entry.version)
     return 1
 
@@ -82,7 +88,7 @@ def _type_shape(value_info: onnx.ValueInfoProto) -> tuple[Dim, ...] | None:
         if dim.HasField("dim_value"):
             dims.append(int(dim.dim_value))
         elif dim.HasField("dim_param") and dim.dim_param:
-            dims.append(dim.dim_param)
+            dims.append(_text(dim.dim_param))
         else:
             dims.append(None)
     return declared_shape(tuple(dims))
@@ -139,9 +145,10 @@ def _constant_spec(node: onnx.NodeProto) -> TensorSpec | None:
         value = _attribute(attr)
         if isinstance(value, TensorSpec):
             return value
-        if attr.name in ("value_int", "value_float"):
+        name = _text(attr.name)
+        if name in ("value_int", "value_float"):
             return TensorSpec((), np.array(value, dtype=object), None)
-        if attr.name in ("value_ints", "value_floats"):
+        if name in ("value_ints", "value_floats"):
             return TensorSpec((len(value),), np.array(list(value), dtype=object), None)
     return None
 
@@ -159,26 +166,27 @@ def _unique_name(wanted: str, op: str, index: int, taken: set[str]) -> str:
 def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list[LoadNote]) -> Iterable[Node]:
     taken: set[str] = set()
     for index, proto in enumerate(graph.node):
-        name = _unique_name(proto.name, proto.op_type, index, taken)
-        if proto.op_type == "Constant" and proto.domain in ("", "ai.onnx") and len(proto.output) == 1:
+        op, domain, outputs = _text(proto.op_type), _text(proto.domain), tuple(map(_text, proto.output))
+        name = _unique_name(_text(proto.name), op, index, taken)
+        if op == "Constant" and domain in ("", "ai.onnx") and len(outputs) == 1:
             spec = _constant_spec(proto)
             if spec is not None:
-                constants[proto.output[0]] = spec
+                constants[outputs[0]] = spec
                 continue
-        if proto.op_type in _SUBGRAPH_OPS:
-            message = f"the body of {proto.op_type} node {name!r} is not checked"
+        if op in _SUBGRAPH_OPS:
+            message = f"the body of {op} node {name!r} is not checked"
             notes.append(LoadNote("subgraph", message, name))
-        attrs = {a.name: _attribute(a) for a in proto.attribute}
+        attrs = {_text(a.name): _attribute(a) for a in proto.attribute}
         for key, value in attrs.items():
             if isinstance(value, TensorSpec):
                 attrs[key] = value.value if value.value is not None else value
         yield Node(
             name=name,
-            op=proto.op_type,
-            inputs=tuple(proto.input),
-            outputs=tuple(proto.output),
+            op=op,
+            inputs=tuple(map(_text, proto.input)),
+            outputs=outputs,
             attrs=attrs,
-            domain="" if proto.domain == "ai.onnx" else proto.domain,
+            domain="" if domain == "ai.onnx" else domain,
             index=index,
         )
 
@@ -189,13 +197,14 @@ def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]]:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
     except Exception:
         return {}
-    declared = {d.dim_param for vi in model.graph.input for d in vi.type.tensor_type.shape.dim if d.dim_param}
+    declared = {_text(d.dim_param) for vi in model.graph.input for d in vi.type.tensor_type.shape.dim
+                if d.dim_param}
     shapes: dict[str, tuple[Dim, ...]] = {}
     for info in list(inferred.graph.value_info) + list(inferred.graph.output):
         shape = _type_shape(info)
         if shape is not None:
             # Inference invents fresh ``unk__N`` names; they say nothing, so they become unknown.
-            shapes[info.name] = tuple(d if not isinstance(d, Expr) or d.symbols() <= declared else None
+            shapes[_text(info.name)] = tuple(d if not isinstance(d, Expr) or d.symbols() <= declared else None
                                       for d in shape)
     return shapes
 
@@ -211,27 +220,27 @@ def graph_from_model(model: onnx.ModelProto, path: str = "<model>") -> ModelGrap
     model = _inline(model, path)
     graph = model.graph
     notes: list[LoadNote] = []
-    constants = {t.name: _tensor_spec(t) for t in graph.initializer}
+    constants = {_text(t.name): _tensor_spec(t) for t in graph.initializer}
     if any(_is_external(t) for t in graph.initializer):
         notes.append(LoadNote("external-data", "the weights are stored as external data and were not read; "
                               "their shapes come from the initializer dims"))
     inputs = {
-        vi.name: TensorSpec(_type_shape(vi), None, int(vi.type.tensor_type.elem_type) or None)
+        _text(vi.name): TensorSpec(_type_shape(vi), None, int(vi.type.tensor_type.elem_type) or None)
         for vi in graph.input
-        if vi.name not in constants
+        if _text(vi.name) not in constants
     }
     nodes = list(_nodes(graph, constants, notes))
     value_info = {}
     for info in list(graph.value_info) + list(graph.output):
         shape = _type_shape(info)
         if shape is not None and all(d is not None for d in shape):
-            value_info[info.name] = shape
+            value_info[_text(info.name)] = shape
     return ModelGraph(
         path=path,
         format="onnx",
         nodes=nodes,
         inputs=inputs,
-        outputs=[o.name for o in graph.output],
+        outputs=[_text(o.name) for o in graph.output],
         constants=constants,
         value_info=value_info,
         opset=_opset(model),

@@ -1,0 +1,55 @@
+"""Regression tests for the crashes the fuzzer (``tests/fuzz/fuzz_inputs.py``) found: each input here once
+escaped ``check_file`` as an uncaught exception. Every one must now end in a report or a one-line load
+error, and the report must render in every format."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import onnx
+import pytest
+from onnx import AttributeProto, TensorProto, helper, numpy_helper
+
+from shapecheck.check import FileReport, check_file
+from shapecheck.report.formats import renderers
+from shapecheck.rules import selected_codes
+
+ALL = frozenset(selected_codes(["ALL"]))
+
+
+def _check(path, **options) -> FileReport:
+    report = check_file(str(path), codes=ALL, **options)
+    for render in renderers().values():  # a report that cannot be rendered is a crash all the same
+        render([report], io.StringIO(), color=False)
+    return report
+
+
+def _one_line_error(report: FileReport, *fragments: str) -> None:
+    assert report.error is not None and "\n" not in report.error, report
+    for fragment in fragments:
+        assert fragment in report.error
+
+
+def _conv_model(*, weight: TensorProto | None = None, **conv_attrs) -> onnx.ModelProto:
+    weight = weight or numpy_helper.from_array(np.zeros((2, 1, 3, 3), np.float32), "w")
+    conv = helper.make_node("Conv", ["x", weight.name], ["y"], name="conv", **conv_attrs)
+    graph = helper.make_graph([conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+# -- ONNX -------------------------------------------------------------------------------------------------
+
+
+def test_a_name_that_is_not_utf8_is_read_with_a_replacement_character(tmp_path) -> None:
+    """protobuf returns ``bytes`` for a string field that is not UTF-8; the JSON report choked on it."""
+    model = _conv_model(pads=[1, 1, 1, 1])
+    model.graph.node.append(helper.make_node("Relu", ["y"], ["z"], name="relu"))
+    data = model.SerializeToString().replace(b"Relu", b"R\xffl\xfe")  # the op type, and only it
+    path = tmp_path / "bad_utf8.onnx"
+    path.write_bytes(data)
+    report = _check(path)
+    assert report.error is None
+    assert [f.code for f in report.findings if f.code == "SC101"] == ["SC101"]
+    assert "R\ufffdl\ufffd" in next(f.message for f in report.findings if f.code == "SC101")
