@@ -53,3 +53,32 @@ def test_a_name_that_is_not_utf8_is_read_with_a_replacement_character(tmp_path) 
     assert report.error is None
     assert [f.code for f in report.findings if f.code == "SC101"] == ["SC101"]
     assert "R\ufffdl\ufffd" in next(f.message for f in report.findings if f.code == "SC101")
+
+
+@pytest.mark.parametrize("values", [np.zeros(5, np.float32), np.zeros(40, np.float32)])
+def test_a_small_tensor_whose_data_does_not_match_its_dims_is_a_load_error(tmp_path, values) -> None:
+    weight = numpy_helper.from_array(values, "w")
+    weight.ClearField("dims")
+    weight.dims.extend([2, 1, 3, 3])  # 18 values declared
+    path = tmp_path / "short_weight.onnx"
+    path.write_bytes(_conv_model(weight=weight).SerializeToString())
+    _one_line_error(_check(path), "tensor 'w'", "does not match its dims")
+
+
+def test_a_negative_tensor_dim_is_a_load_error(tmp_path) -> None:
+    weight = numpy_helper.from_array(np.zeros((2, 1, 3, 3), np.float32), "w")
+    weight.dims[0] = -2
+    path = tmp_path / "negative.onnx"
+    path.write_bytes(_conv_model(weight=weight).SerializeToString())
+    _one_line_error(_check(path), "tensor 'w'", "negative dim")
+
+
+def test_dims_whose_product_wraps_around_in_int64_are_not_read_as_values(tmp_path) -> None:
+    """``np.prod([2**62, 4])`` is 0 in int64: the tensor looked small enough to read."""
+    weight = numpy_helper.from_array(np.zeros(4, np.float32), "w")
+    weight.ClearField("dims")
+    weight.dims.extend([2, 1, 2**62, 4])
+    path = tmp_path / "wrap.onnx"
+    path.write_bytes(_conv_model(weight=weight).SerializeToString())
+    report = _check(path)
+    assert report.error is None or "Traceback" not in report.error

@@ -12,6 +12,7 @@ What this loader promises:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -99,13 +100,22 @@ def _is_external(tensor: TensorProto) -> bool:
 
 
 def _tensor_value(tensor: TensorProto) -> Any:
-    """Small integer / float tensors as NumPy object arrays of Python numbers; everything else ``None``."""
-    count = int(np.prod(tensor.dims)) if tensor.dims else 1
-    if _is_external(tensor) or count > MAX_VALUE_ELEMENTS:
+    """Small integer / float tensors as NumPy object arrays of Python numbers; everything else ``None``.
+
+    The element count is a Python product (``np.prod`` wraps around on hostile dims such as 2**62), and
+    a small tensor whose data does not match its dims is a load error, not a NumPy traceback.
+    """
+    if any(d < 0 for d in tensor.dims):
+        raise LoadError(f"tensor {_text(tensor.name)!r} has a negative dim: {list(tensor.dims)}")
+    if _is_external(tensor) or math.prod(tensor.dims) > MAX_VALUE_ELEMENTS:
         return None
     if tensor.data_type not in _INTEGER_TYPES and tensor.data_type not in _FLOAT_TYPES:
         return None
-    array = numpy_helper.to_array(tensor)
+    try:
+        array = numpy_helper.to_array(tensor)
+    except Exception as error:  # data of another length than the dims say, a bad raw_data size…
+        raise LoadError(f"tensor {_text(tensor.name)!r} (dims {list(tensor.dims)}): its data does not match "
+                        f"its dims or type ({type(error).__name__}: {error})") from None
     cast = int if tensor.data_type in _INTEGER_TYPES else float
     return np.array([cast(v) for v in array.reshape(-1)], dtype=object).reshape(array.shape)
 
@@ -217,6 +227,14 @@ def load_onnx(path: str | os.PathLike[str]) -> ModelGraph:
 
 def graph_from_model(model: onnx.ModelProto, path: str = "<model>") -> ModelGraph:
     """Build the graph of an in-memory model (``path`` names it in messages)."""
+    try:
+        return _graph_from_model(model, path)
+    except LoadError as error:  # raised deep in tensor reading, where the path is not known
+        error.path = error.path or path
+        raise
+
+
+def _graph_from_model(model: onnx.ModelProto, path: str) -> ModelGraph:
     model = _inline(model, path)
     graph = model.graph
     notes: list[LoadNote] = []
