@@ -82,3 +82,28 @@ def test_dims_whose_product_wraps_around_in_int64_are_not_read_as_values(tmp_pat
     path.write_bytes(_conv_model(weight=weight).SerializeToString())
     report = _check(path)
     assert report.error is None or "Traceback" not in report.error
+
+
+@pytest.mark.parametrize(("attribute", "kinds"), [
+    (helper.make_attribute("strides", 2), ("'strides' is INT", "declares it INTS")),
+    (helper.make_attribute("auto_pad", [1, 2]), ("'auto_pad' is INTS", "declares it STRING")),
+    (helper.make_attribute("group", [1]), ("'group' is INTS", "declares it INT")),
+    (helper.make_attribute("kernel_shape", helper.make_graph([], "body", [], [])), ("is GRAPH",)),
+])
+def test_an_attribute_of_another_kind_than_the_schema_declares_is_a_load_error(tmp_path, attribute, kinds) -> None:
+    """The op rules (and the kernel confirmation) took ``len()`` of an INT or ``.upper()`` of a tuple."""
+    model = _conv_model()
+    model.graph.node[0].attribute.append(attribute)
+    path = tmp_path / "kind.onnx"
+    path.write_bytes(model.SerializeToString())
+    _one_line_error(_check(path, dims={}, confirm=True), "node 'conv' (Conv)", *kinds)
+
+
+def test_attributes_of_ops_onnx_does_not_know_are_not_checked(tmp_path) -> None:
+    model = _conv_model()
+    model.graph.node.append(helper.make_node("FusedThing", ["y"], ["z"], name="fused", domain="", strides=2))
+    model.graph.output[0].name = "z"
+    path = tmp_path / "custom.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert _check(path).error is None
+    assert AttributeProto.INT  # the kind the unknown op used: not refused

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -149,6 +150,39 @@ _FLOAT, _FLOATS, _STRINGS, _TENSOR = (AttributeProto.FLOAT, AttributeProto.FLOAT
                                       AttributeProto.TENSOR)
 
 
+@cache
+def _declared_kinds(op: str, opset: int) -> dict[str, int]:
+    """The attribute kinds (``AttributeProto.INTS``…) that the ONNX schema of ``op`` declares; empty for
+    an op ONNX does not know. The schema at the model's opset, else the newest one (kinds do not change
+    between versions, and a model may use an op before the opset that introduced it)."""
+    for version in (min(max(opset, 1), 1 << 30), None):
+        try:
+            schema = onnx.defs.get_schema(op, version, "") if version else onnx.defs.get_schema(op, "")
+        except Exception:  # SchemaError: unknown op, or no version at or below the opset
+            continue
+        return {name: int(attr.type) for name, attr in schema.attributes.items()}
+    return {}
+
+
+def _check_kinds(proto: onnx.NodeProto, op: str, name: str, opset: int) -> None:
+    """A standard op's attribute of another kind than its schema declares (``strides`` given as one INT,
+    ``auto_pad`` as INTS, a GRAPH where a list belongs) is a malformed model: say so here, once, instead
+    of letting an op rule trip over it. onnxruntime refuses such a model at load time, too."""
+    declared = _declared_kinds(op, opset)
+    for attr in proto.attribute:
+        kind = declared.get(_text(attr.name))
+        if kind is not None and attr.type != kind:
+            raise LoadError(f"node {name!r} ({op}): attribute {_text(attr.name)!r} is "
+                            f"{_kind_name(attr.type)}, but {op} declares it {_kind_name(kind)}")
+
+
+def _kind_name(kind: int) -> str:
+    try:
+        return AttributeProto.AttributeType.Name(kind)
+    except ValueError:
+        return f"kind {kind}"
+
+
 def _constant_spec(node: onnx.NodeProto) -> TensorSpec | None:
     """A Constant node's output as a TensorSpec (its ``value``, ``value_int(s)`` or ``value_float(s)``)."""
     for attr in node.attribute:
@@ -173,11 +207,14 @@ def _unique_name(wanted: str, op: str, index: int, taken: set[str]) -> str:
     return candidate
 
 
-def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list[LoadNote]) -> Iterable[Node]:
+def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list[LoadNote],
+           opset: int) -> Iterable[Node]:
     taken: set[str] = set()
     for index, proto in enumerate(graph.node):
         op, domain, outputs = _text(proto.op_type), _text(proto.domain), tuple(map(_text, proto.output))
         name = _unique_name(_text(proto.name), op, index, taken)
+        if domain in ("", "ai.onnx"):
+            _check_kinds(proto, op, name, opset)
         if op == "Constant" and domain in ("", "ai.onnx") and len(outputs) == 1:
             spec = _constant_spec(proto)
             if spec is not None:
@@ -247,7 +284,7 @@ def _graph_from_model(model: onnx.ModelProto, path: str) -> ModelGraph:
         for vi in graph.input
         if _text(vi.name) not in constants
     }
-    nodes = list(_nodes(graph, constants, notes))
+    nodes = list(_nodes(graph, constants, notes, _opset(model)))
     value_info = {}
     for info in list(graph.value_info) + list(graph.output):
         shape = _type_shape(info)
