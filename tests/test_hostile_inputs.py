@@ -107,3 +107,13 @@ def test_attributes_of_ops_onnx_does_not_know_are_not_checked(tmp_path) -> None:
     path.write_bytes(model.SerializeToString())
     assert _check(path).error is None
     assert AttributeProto.INT  # the kind the unknown op used: not refused
+
+
+# -- YAML -------------------------------------------------------------------------------------------------
+
+
+def test_a_control_character_in_yaml_is_a_load_error_with_its_position(tmp_path) -> None:
+    path = tmp_path / "nul.yaml"
+    path.write_text("shapecheck: 1\ninputs: {x: [1, 1\x00, 8, 8]}\n", encoding="utf-8")
+    report = _check(path)
+    _one_line_error(report, ":2:18:", "#x0000")

@@ -180,7 +180,13 @@ def _read_yaml(path: str) -> tuple[Any, dict[int, _Marks]]:
         raise LoadError(f"cannot read the file: {error.strerror or error}", path=path) from None
     except UnicodeDecodeError as error:
         raise LoadError(f"the file is not UTF-8 text (byte {error.start})", path=path) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters (NUL…) here, before parsing
+    except yaml.reader.ReaderError as error:
+        at = error.position
+        where = f"{text.count(chr(10), 0, at) + 1}:{at - text.rfind(chr(10), 0, at)}"
+        raise LoadError(f"YAML: character #x{error.character:04x} is not allowed in YAML text ({error.reason})",
+                        path=path, where=where) from None
     try:
         root = loader.get_single_node()
         if root is None:
