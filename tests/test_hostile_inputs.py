@@ -117,3 +117,11 @@ def test_a_control_character_in_yaml_is_a_load_error_with_its_position(tmp_path)
     path.write_text("shapecheck: 1\ninputs: {x: [1, 1\x00, 8, 8]}\n", encoding="utf-8")
     report = _check(path)
     _one_line_error(report, ":2:18:", "#x0000")
+
+
+def test_a_malformed_tagged_scalar_is_a_load_error(tmp_path) -> None:
+    """PyYAML's timestamp constructor raises AttributeError on a date its regex does not match."""
+    path = tmp_path / "timestamp.yaml"
+    path.write_text("shapecheck: 1\ninputs: {x: [1, 1, 8, 8]}\nlayers:\n"
+                    "  - {op: relu, expect: [1, !!timestamp 2001-12-143, 8, 8]}\n", encoding="utf-8")
+    _one_line_error(_check(path), ":4:", "2001-12-143", "timestamp")

@@ -83,6 +83,17 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.container_marks: dict[int, _Marks] = {}
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's safe constructors can fail with a plain Python error on a malformed tagged scalar
+        (``!!timestamp 2001-12-143`` raises AttributeError); make that a YAML error at the node."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as error:
+            value = node.value if isinstance(node, yaml.ScalarNode) else node.id
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {str(value)[:40]!r} as {node.tag} ({type(error).__name__})",
+                node.start_mark) from None
+
     def construct_marked_map(self, node: yaml.MappingNode) -> Iterable[dict[Any, Any]]:
         data: dict[Any, Any] = {}
         yield data
