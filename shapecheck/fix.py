@@ -53,7 +53,7 @@ def stride_period(analysis: Analysis, spatial_axis: int = 0) -> int:
     for node in analysis.graph.nodes.values():
         if node.op in DOWNSAMPLERS:
             node_strides = analysis.details(node.name).get("strides", ())
-            if spatial_axis < len(node_strides):
+            if 0 <= spatial_axis < len(node_strides):  # a batch/channel join has no stride period
                 strides *= max(1, int(node_strides[spatial_axis]))
     return strides
 

@@ -125,3 +125,15 @@ def test_a_malformed_tagged_scalar_is_a_load_error(tmp_path) -> None:
     path.write_text("shapecheck: 1\ninputs: {x: [1, 1, 8, 8]}\nlayers:\n"
                     "  - {op: relu, expect: [1, !!timestamp 2001-12-143, 8, 8]}\n", encoding="utf-8")
     _one_line_error(_check(path), ":4:", "2001-12-143", "timestamp")
+
+
+def test_a_join_that_fails_on_the_batch_axis_after_a_floor_loss(tmp_path) -> None:
+    """The root-cause and fix search indexed per-spatial-axis tuples with ``axis - 2`` = -2."""
+    path = tmp_path / "batch.yaml"
+    path.write_text(
+        "shapecheck: 1\ninputs: {x: [N, 3, 9], y: [3, 3, 4]}\ndims: {N: 2}\nlayers:\n"
+        "  - {name: pool, op: maxpool, input: x, kernel_size: 2}\n"
+        "  - {name: sum, op: add, inputs: [pool, y]}\n", encoding="utf-8")
+    report = _check(path, confirm=True)
+    assert report.error is None
+    assert "SC201" in {f.code for f in report.findings}

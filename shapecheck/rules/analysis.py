@@ -139,7 +139,8 @@ class Analysis:
             if node.op not in DOWNSAMPLERS:
                 continue
             remainder = self.details(node.name).get("remainder")
-            if remainder and axis < len(remainder) and remainder[axis] not in (0, None):
+            # A join can also fail on the batch or channel axis (``axis`` < 0 here): no floor explains it.
+            if remainder and 0 <= axis < len(remainder) and remainder[axis] not in (0, None):
                 losses.append((node, remainder[axis]))
         return losses
 
