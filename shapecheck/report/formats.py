@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 __all__ = ["NAMES", "Renderer", "get_renderer", "renderer", "renderers"]
 
 #: Format names, in the order ``--help`` lists them; each is implemented by the module of the same stem.
-NAMES: tuple[str, ...] = ("text", "json", "sarif", "github")
+NAMES: tuple[str, ...] = ("text", "json", "sarif", "github", "markdown", "html")
 
-_MODULES: dict[str, str] = {"text": "text", "json": "jsondoc", "sarif": "sarif", "github": "github"}
+_MODULES: dict[str, str] = {"text": "text", "json": "jsondoc", "sarif": "sarif", "github": "github",
+                            "markdown": "markdown", "html": "html"}
 
 
 class Renderer(Protocol):
