@@ -28,6 +28,8 @@ class FileReport:
     findings: tuple[Finding, ...] = ()
     error: str | None = None
     symbols: tuple[str, ...] = ()
+    #: ``--input-shape`` replacements the file was checked with (the HTML report re-propagates with them).
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def _format_of(path: str) -> str | None:
@@ -66,7 +68,8 @@ def check_graph(
         if declared.code in chosen:
             findings.extend(declared.check(analysis))
     unbound = tuple(s for s in graph.symbols() if s not in bindings)
-    return FileReport(graph.path, graph.format, bindings, tuple(sorted(findings)), None, unbound)
+    return FileReport(graph.path, graph.format, bindings, tuple(sorted(findings)), None, unbound,
+                      dict(input_shapes or {}))
 
 
 def check_file(path: str, **options: Any) -> FileReport:

@@ -111,6 +111,27 @@ def _edge_labels(view: ModelView) -> dict[tuple[str, str], tuple[str, bool]]:
     return {key: (", ".join(dict.fromkeys(texts)), aux[key]) for key, texts in labels.items()}
 
 
+def _label_room(kind: str, m: Metrics) -> int:
+    """How many characters an edge label of this kind may show before it is cut (full text on hover)."""
+    # labels are drawn over the boxes, so a "next" label may reach a little into its neighbours
+    room = {"next": m.column_gap + 24, "stack": m.node_width / 2 - 4, "arc": 3 * m.pitch, "aux": m.pitch}
+    return int(room[kind] / _CHAR)
+
+
+def _label_rectangles(placed: Layout, labels: dict[tuple[str, str], tuple[str, bool]],
+                      m: Metrics) -> list[tuple[float, float, float, float]]:
+    """Where the (non-aux) edge labels will be, so that callouts do not cover them."""
+    rectangles = []
+    for route in placed.routes:
+        text, aux = labels.get((route.source, route.target), ("", False))
+        if not text or aux:
+            continue
+        width = min(len(text), _label_room(route.kind, m)) * _CHAR
+        x = route.label_x if route.kind in ("stack", "aux") else route.label_x - width / 2
+        rectangles.append((x - 2, route.label_y - 11, width + 4, 14.0))
+    return rectangles
+
+
 def svg_graph(view: ModelView, prefix: str, metrics: Metrics | None = None) -> tuple[str, dict[str, object]]:
     """The SVG drawing of one model, and facts the page script needs (size, focus node, aux lane).
 
@@ -138,7 +159,7 @@ def svg_graph(view: ModelView, prefix: str, metrics: Metrics | None = None) -> t
     data_boxes = [b for b in placed.boxes.values() if not b.aux]
     data_bottom = max((b.bottom for b in data_boxes), default=m.margin)
     callouts = place_callouts_near(placed.boxes, requests, bottom=data_bottom + m.band_gap * 0.6, left=m.margin,
-                                   top=m.margin)
+                                   top=m.margin, keep_clear=_label_rectangles(placed, labels, m))
     drawn_bottom = max([data_bottom, *(c.y + c.height for c in callouts)]) + m.margin
     has_aux = placed.aux_top is not None
     if has_aux:
@@ -178,9 +199,7 @@ def svg_graph(view: ModelView, prefix: str, metrics: Metrics | None = None) -> t
         w(f'<path class="{classes}" d="{route.path}" data-s="{source}" data-t="{target}"{arrow}/>')
         if not text:
             continue
-        # labels are drawn over the boxes, so a "next" label may reach a little into its neighbours
-        room = {"next": m.column_gap + 24, "stack": m.node_width / 2 - 4, "arc": 3 * m.pitch, "aux": m.pitch}
-        shown = _fit(text, int(room[route.kind] / _CHAR))
+        shown = _fit(text, _label_room(route.kind, m))
         anchor = "start" if route.kind in ("stack", "aux") else "middle"
         title = f"<title>{_e(text)}</title>" if shown != text else ""
         label_svg.append(f'<text class="elabel {route.kind}{" aux" if aux else ""}" x="{_n(route.label_x)}" '
@@ -280,7 +299,7 @@ def _focus_node(view: ModelView) -> str | None:
 
 def _css() -> str:
     """The stylesheet; colours come from :mod:`shapecheck.report.graphview`, as in the DOT output."""
-    rules = [_CSS]
+    rules = [_CSS, f".node rect{{stroke:{STROKE}}}"]
     for family, fill in FAMILY_FILL.items():
         rules.append(f".fam-{family} rect{{fill:{fill}}}")
     for role, color in ROLE_COLOR.items():
@@ -290,7 +309,6 @@ def _css() -> str:
                      f".leader.sev-{severity}{{stroke:{color}}} .sev-{severity} .head{{fill:{color}}} "
                      f".badge.sev-{severity}{{background:{color}}} .legend .sev-{severity}{{border-color:{color}}} "
                      f".finding.sev-{severity}{{border-color:{color}}}")
-    rules.append(f".node rect{{stroke:{STROKE}}}")
     return "\n".join(rules)
 
 
@@ -495,6 +513,9 @@ _JS = r"""
       vp.scrollLeft = drag.l - (ev.clientX - drag.x); vp.scrollTop = drag.t - (ev.clientY - drag.y);
     });
     window.addEventListener("mouseup", function () { drag = null; vp.classList.remove("panning"); });
+    // a drawing at most a quarter wider than the window is shown whole; a larger one at full size,
+    // scrolled to the first failing join
+    if (parseFloat(svg.dataset.width) * 0.8 <= vp.clientWidth) fit(sec);
     var focus = svg.dataset.focus;
     if (focus !== undefined && focus !== "") centre(sec, +focus, false);
   });
@@ -664,7 +685,7 @@ def view_for_report(report: FileReport) -> ModelView:
     graph = load_model(report.path)
     known = set(graph.symbols())
     dims = {k: v for k, v in report.dims.items() if k in known}
-    shapes = dict(getattr(report, "input_shapes", {}) or {})
+    shapes = dict(report.input_shapes)
     result = propagate(graph, dims=dims, input_shapes=shapes)
     return build_view(result, report.findings)
 

@@ -405,13 +405,15 @@ class _Obstacles:
 
 
 def place_callouts_near(boxes: Mapping[str, Box], requests: Sequence[tuple[str, str, float, float]], *,
-                        bottom: float, left: float = 0.0, top: float = 0.0, pad: float = 8.0) -> list[Callout]:
+                        bottom: float, left: float = 0.0, top: float = 0.0, pad: float = 8.0,
+                        keep_clear: Iterable[tuple[float, float, float, float]] = ()) -> list[Callout]:
     """Put each annotation box beside its node where the drawing is empty, else in rows under ``bottom``.
 
     ``requests`` are ``(callout id, anchor node id, width, height)``, most important first (it gets the
     closest free spot). Candidates are tried nearest first: under the node (centred, then flush left or
     right, a little lower each time), then to its right and left. A spot is free when it overlaps no
-    node box (nor the tag line above one) and no callout placed before. In a U-Net most of the drawing
+    node box (nor the tag line above one), none of the ``keep_clear`` rectangles ``(x, y, width, height)``
+    — edge labels — and no callout placed before. In a U-Net most of the drawing
     is empty — under a decoder join the deeper levels lie to the left — so most callouts sit right by
     their node; the rest fall back to :func:`place_callouts` rows under the drawing.
     """
@@ -419,6 +421,8 @@ def place_callouts_near(boxes: Mapping[str, Box], requests: Sequence[tuple[str, 
     for box in boxes.values():
         if not box.aux:
             obstacles.add(box.x - pad, box.y - 16 - pad, box.width + 2 * pad, box.height + 16 + 2 * pad)
+    for rectangle in keep_clear:
+        obstacles.add(*rectangle)
     placed: list[Callout] = []
     fallback: list[tuple[str, float, float, float]] = []
     for key, anchor, width, height in requests:
