@@ -14,9 +14,6 @@ from typing import Any
 
 from shapecheck.commands._options import add_model_options, parse_dims, parse_input_shapes
 
-#: At most this many fixes are applied to one model (a U-Net has one per level).
-MAX_FIXES = 64
-
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -32,45 +29,19 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _pick(report: Any, fmt: str, done: set[tuple[str, str]]) -> Any:
-    from shapecheck.findings import Severity
-
-    allowed = {"output_padding", "ceil_mode", "pads"} | ({"output_shape"} if fmt == "onnx" else set())
-    for finding in report.findings:
-        if finding.severity is not Severity.ERROR:
-            continue
-        for fix in finding.fixes:
-            if fix.kind == "attribute" and fix.safe and fix.attribute in allowed and \
-                    (fix.node, fix.attribute) not in done:
-                return fix
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
-    from shapecheck.apply import apply_to_onnx, apply_to_yaml, yaml_edits
+    from shapecheck.api import apply_fixes, write_fixed
     from shapecheck.check import check_file, check_graph
     from shapecheck.errors import SpecError
     from shapecheck.findings import Severity
     from shapecheck.load import load_model
-    from shapecheck.verify import Patch, apply_patches
 
     if not args.output and not args.diff:
         raise SpecError("fix needs -o OUT (where to write the fixed model) or --diff")
     dims = parse_dims(args.dim)
     shapes = parse_input_shapes(args.input_shape)
-    graph = load_model(args.model)
-    original = graph
-    applied = []
-    done: set[tuple[str, str]] = set()
-    for _ in range(MAX_FIXES):
-        report = check_graph(graph, dims=dims, input_shapes=shapes)
-        fix = _pick(report, graph.format, done)
-        if fix is None:
-            break
-        done.add((fix.node, fix.attribute))
-        applied.append(fix)
-        graph = apply_patches(graph, [Patch(fix.node, {fix.attribute: tuple(fix.value) if isinstance(
-            fix.value, list) else fix.value})])
+    original = load_model(args.model)
+    _, applied = apply_fixes(original, dims=dims, input_shapes=shapes)
     if not applied:
         print(f"{args.model}: nothing to fix automatically")
         left = check_graph(original, dims=dims, input_shapes=shapes)
@@ -84,16 +55,9 @@ def run(args: argparse.Namespace) -> int:
         if original.format == "yaml":
             _print_yaml_diff(args.model, applied, original)
         return 0
-    if original.format == "onnx":
-        apply_to_onnx(args.model, applied, args.output)
-    else:
-        locations = {n.name: (n.location.line, n.location.column) for n in original.nodes.values() if n.location}
-        with open(args.model, encoding="utf-8") as source:
-            text = source.read()
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(apply_to_yaml(text, yaml_edits(applied, locations), args.model))
-        if args.diff:
-            _print_yaml_diff(args.model, applied, original)
+    write_fixed(args.model, applied, args.output, original)
+    if original.format == "yaml" and args.diff:
+        _print_yaml_diff(args.model, applied, original)
     print(f"wrote {args.output}")
     left = check_file(args.output, dims=dims, input_shapes=shapes)
     if left.error:
