@@ -112,7 +112,7 @@ def test_no_boxes_overlap_and_everything_is_inside_the_drawing() -> None:
     for a, b in itertools.combinations(boxes, 2):
         assert not _overlap(a, b)
     for box in boxes:
-        assert 0 <= box.x and box.right <= placed.width and 0 <= box.y and box.bottom <= placed.height
+        assert box.x >= 0 and box.right <= placed.width and box.y >= 0 and box.bottom <= placed.height
     for route in placed.routes:
         numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", route.path)]
         assert min(numbers) >= 0, route
@@ -183,7 +183,7 @@ def test_callouts_sit_beside_their_node_in_empty_space() -> None:
         anchor = placed.boxes[dict(c0="cat0", c1="cat1", c2="pool2")[callout.anchor]]
         # near: within two bands of its node, not in the rows under the drawing
         assert abs(callout.y - anchor.bottom) < 300
-        x0, y0, x1, y1 = leader(anchor, callout)
+        x0, _, x1, _ = leader(anchor, callout)
         assert anchor.x <= x0 <= anchor.right and callout.x <= x1 <= callout.x + callout.width
     for a, b in itertools.combinations(callouts, 2):
         assert not (a.x < b.x + b.width and b.x < a.x + a.width and a.y < b.y + b.height and b.y < a.y + a.height)

@@ -61,7 +61,7 @@ def _nodes(svg: ET.Element) -> dict[str, ET.Element]:
 class _Tags(html.parser.HTMLParser):
     """Collects every tag and attribute; unbalanced pages show up as leftovers on the stack."""
 
-    VOID = {"meta", "br", "input", "img", "link", "hr", "path", "rect", "stop"}
+    VOID = frozenset({"meta", "br", "input", "img", "link", "hr", "path", "rect", "stop"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -124,7 +124,7 @@ def test_html_highlights_the_join_the_floor_and_the_upsampler(unet_html: str) ->
     assert "role-floor-loss" in classes["/downs.0/pool/MaxPool"]
     assert "role-upsampler" in classes["/ups.0/up/ConvTranspose"]
     assert "hl" not in classes["/ups.1/Concat"], "the join that works is not highlighted"
-    assert ".role-join rect{stroke:%s}" % ROLE_COLOR["join"] in unet_html
+    assert f".role-join rect{{stroke:{ROLE_COLOR['join']}}}" in unet_html
 
 
 def test_html_callouts_carry_the_finding_and_its_verified_fix(unet_html: str) -> None:
@@ -222,10 +222,9 @@ def test_dot_has_the_html_labels_and_colours(capsys) -> None:
     assert dot.count("{") == dot.count("}")
     node_lines = re.findall(r"^  n\d+ \[", dot, flags=re.M)
     assert len(node_lines) == len(load_model(UNET)) + 2  # plus the input and the output
-    assert re.search(r'label="Concat\\nups.0/Concat".*color="%s", penwidth=3, xlabel="join fails · SC201"'
-                     % ROLE_COLOR["join"], dot)
-    assert re.search(r'label="MaxPool\\nk2 s2 p0\\ndowns.2/pool/MaxPool".*fillcolor="%s".*color="%s"'
-                     % (FAMILY_FILL["pool"], ROLE_COLOR["floor-loss"]), dot)
+    join, pool, floor = ROLE_COLOR["join"], FAMILY_FILL["pool"], ROLE_COLOR["floor-loss"]
+    assert re.search(rf'label="Concat\\nups.0/Concat".*color="{join}", penwidth=3, xlabel="join fails · SC201"', dot)
+    assert re.search(rf'label="MaxPool\\nk2 s2 p0\\ndowns.2/pool/MaxPool".*fillcolor="{pool}".*color="{floor}"', dot)
     assert '[label="1×8×9×9"]' in dot
     notes = re.findall(r"^  f\d+ \[shape=note.*$", dot, flags=re.M)
     assert len(notes) == 6 and all(SEVERITY_COLOR["error"] in n or SEVERITY_COLOR["warning"] in n for n in notes)
