@@ -15,9 +15,11 @@ import json
 import os
 import select
 import shutil
+import struct
 import subprocess
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +47,9 @@ def find_chromium() -> str | None:
 
 def missing_reason() -> str:
     """Why there is no Chromium: the tail of CI's install log when there is one."""
+    explicit = os.environ.get("SHAPECHECK_CHROMIUM")
+    if explicit:
+        return f"SHAPECHECK_CHROMIUM={explicit!r} is neither a file nor a command on PATH"
     reason = "no chromium, chromium-browser or google-chrome on PATH (set SHAPECHECK_CHROMIUM to a binary)"
     try:
         with open(INSTALL_LOG, encoding="utf-8", errors="replace") as handle:
@@ -242,6 +247,25 @@ class Chromium:
                 load.requests.append(params.get("request", {}).get("url", ""))
         return load
 
+    def errors_since_open(self) -> list[str]:
+        """Console errors and exceptions raised after :meth:`open` returned (by clicks, zooming, …)."""
+        self.evaluate("0")  # a round trip, so that events sent before it have arrived
+        errors = []
+        for message in self._events:
+            params = message["params"]
+            if message["method"] == "Runtime.exceptionThrown":
+                details = params.get("exceptionDetails", {})
+                errors.append(details.get("exception", {}).get("description") or details.get("text", ""))
+            elif message["method"] == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                errors.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+        return errors
+
+    def pixels(self, x: float, y: float, width: float, height: float) -> list[list[tuple[int, int, int]]]:
+        """The RGB pixels of a rectangle of the page (CSS pixels, scale 1), row by row."""
+        clip = {"x": x, "y": y, "width": width, "height": height, "scale": 1}
+        data = self.call("Page.captureScreenshot", {"format": "png", "clip": clip})["data"]
+        return decode_png(base64.b64decode(data))
+
     def screenshot(self, path: str, *, full_page: bool = False) -> None:
         """Save a PNG of the viewport (or of the whole page)."""
         params: dict[str, Any] = {"format": "png"}
@@ -250,3 +274,51 @@ class Chromium:
         data = self.call("Page.captureScreenshot", params)["data"]
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))
+
+
+def decode_png(data: bytes) -> list[list[tuple[int, int, int]]]:
+    """RGB rows of an 8-bit RGB or RGBA, non-interlaced PNG (what Chromium's screenshots are).
+
+    A few dozen lines instead of a Pillow dependency: the tests only look at small clips.
+    """
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    position, idat, header = 8, b"", None
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        position += 12 + length
+    if header is None:
+        raise ValueError("PNG without IHDR")
+    width, height, depth, color, _, _, interlace = header
+    if depth != 8 or color not in (2, 6) or interlace:
+        raise ValueError(f"unsupported PNG (depth {depth}, colour type {color}, interlace {interlace})")
+    channels = 4 if color == 6 else 3
+    stride = width * channels
+    raw = zlib.decompress(idat)
+    rows: list[list[tuple[int, int, int]]] = []
+    previous = bytearray(stride)
+    for row in range(height):
+        start = row * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            corner = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 255
+            elif kind == 2:
+                line[i] = (line[i] + up) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                guess = left + up - corner
+                a, b, c = abs(guess - left), abs(guess - up), abs(guess - corner)
+                line[i] = (line[i] + (left if a <= b and a <= c else up if b <= c else corner)) & 255
+        rows.append([(line[i], line[i + 1], line[i + 2]) for i in range(0, stride, channels)])
+        previous = line
+    return rows
