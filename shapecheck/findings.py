@@ -42,7 +42,9 @@ class Fix:
     ``attribute`` and ``value`` say exactly what changes on ``node`` (ONNX attribute or YAML key);
     ``holds_for`` says for which input sizes it is right (a constant output_padding fixes one parity
     class); ``safe`` is False when the change alters the model beyond the sizes (e.g. cropping data);
-    ``confirmed`` is True when the NumPy kernel, executing the affected branch, reproduced the sizes.
+    ``confirmed`` is True when the NumPy kernel, executing the affected branch, reproduced the sizes;
+    ``note`` says why it was not executed when the memory or time budget stopped it, so that "not
+    confirmed" on a huge model is not mistaken for "the kernel disagreed".
     """
 
     title: str
@@ -53,6 +55,7 @@ class Fix:
     safe: bool
     confirmed: bool
     kind: str = "attribute"
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True, order=True)

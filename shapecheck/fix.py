@@ -118,23 +118,23 @@ def holds_for(analysis: Analysis, patches: Sequence[Patch], axes: Sequence[int],
 
 def _confirm(analysis: Analysis, branch: Branch, before: Propagation, after: Propagation,
              target: tuple[Any, ...]) -> tuple[bool, str]:
+    """Execute the branch before and after the patch: whether the kernel reached ``target``, and — when
+    the memory or time budget stopped the execution — why (the fix's note)."""
     if not analysis.confirm:
-        return False, "execution skipped"
+        return False, ""
     first = execute_branch(before, branch.nodes, memory_budget=analysis.memory_budget)
     if first.disagreements:
         analysis.disagreements.extend(first.disagreements)
     if not first.confirmed:
-        return False, first.reason
+        return False, first.skipped
     patched_nodes = [after.graph.nodes[node.name] for node in branch.nodes]
     second = execute_branch(after, patched_nodes, memory_budget=analysis.memory_budget)
     if second.disagreements:
         analysis.disagreements.extend(second.disagreements)
     if not second.confirmed:
-        return False, second.reason
+        return False, second.skipped
     reached = second.sizes.get(branch.tensor)
-    if reached is not None and tuple(reached) != tuple(target):
-        return False, f"the kernel produced {reached}, not {target}"
-    return True, "confirmed by execution"
+    return reached is None or tuple(reached) == tuple(target), ""
 
 
 def _candidates(analysis: Analysis, up: Node, short_by: dict[int, int]) -> list[tuple[str, Patch, bool]]:
@@ -191,11 +191,12 @@ def repair_join(analysis: Analysis, join: str, tensors: Sequence[str]) -> JoinRe
             after = repropagate(result, [patch], gone)
             if after is None:
                 continue
-            confirmed, _reason = _confirm(analysis, branch, result, after, target)
+            confirmed, note = _confirm(analysis, branch, result, after, target)
             value = patch.attrs[next(iter(patch.attrs))]
             fixes.append(Fix(title=title, node=patch.node, attribute=next(iter(patch.attrs)),
                              value=list(value) if isinstance(value, tuple) else value,
-                             holds_for=holds_for(analysis, [patch], axes, join), safe=safe, confirmed=confirmed))
+                             holds_for=holds_for(analysis, [patch], axes, join), safe=safe, confirmed=confirmed,
+                             note=note))
     fixes += _input_size_fixes(analysis, join, tensors, gone)
     repair = JoinRepair(join, tuple(fixes), upsampler)
     cache[join] = repair
@@ -228,10 +229,11 @@ def _encoder_candidates(analysis: Analysis, branch: Branch, short_by: dict[int, 
     return unique
 
 
-def _branches_meet(analysis: Analysis, trial: Propagation, tensors: Sequence[str]) -> bool:
-    """Execute every branch into the join at the trial size; True when the kernel's sizes meet."""
+def _branches_meet(analysis: Analysis, trial: Propagation, tensors: Sequence[str]) -> tuple[bool, str]:
+    """Execute every branch into the join at the trial size: whether the kernel's sizes meet, and why
+    execution was skipped if the budget stopped it."""
     if not analysis.confirm:
-        return False
+        return False, ""
     trial_analysis = Analysis(trial, confirm=True, memory_budget=analysis.memory_budget)
     _, branches = trial_analysis.branches(tensors)
     reached = []
@@ -239,9 +241,9 @@ def _branches_meet(analysis: Analysis, trial: Propagation, tensors: Sequence[str
         run = execute_branch(trial, branch.nodes, memory_budget=analysis.memory_budget)
         analysis.disagreements.extend(run.disagreements)
         if not run.confirmed:
-            return False
+            return False, run.skipped
         reached.append(run.sizes.get(branch.tensor) or _spatial_sizes(trial, branch.tensor))
-    return len({tuple(r) for r in reached}) == 1
+    return len({tuple(r) for r in reached}) == 1, ""
 
 
 def _input_size_fixes(analysis: Analysis, join: str, tensors: Sequence[str],
@@ -255,7 +257,7 @@ def _input_size_fixes(analysis: Analysis, join: str, tensors: Sequence[str],
     base = result.bindings[symbols[0]]
     limit = min(4 * max(stride_period(analysis, axes[0] - 2 if axes else 0), 2), 256)
     found: dict[str, int] = {}
-    confirmed: dict[str, bool] = {}
+    confirmed: dict[str, tuple[bool, str]] = {}
     for step in range(1, limit + 1):
         for label, size in (("below", base - step), ("above", base + step)):
             if label in found or size < 1:
@@ -275,8 +277,8 @@ def _input_size_fixes(analysis: Analysis, join: str, tensors: Sequence[str],
             how = "crop" if label == "below" else "pad"
             fixes.append(Fix(title=f"{how} the input to {name}={size}, the nearest valid size {label}",
                              node=None, attribute=None, value={s: size for s in symbols},
-                             holds_for=f"{name}={size}", safe=label == "above", confirmed=confirmed[label],
-                             kind="input-size"))
+                             holds_for=f"{name}={size}", safe=label == "above", confirmed=confirmed[label][0],
+                             kind="input-size", note=confirmed[label][1]))
     return fixes
 
 
@@ -347,7 +349,8 @@ def mirror_repairs(analysis: Analysis) -> list[MirrorRepair]:
             analysis.disagreements.extend(run.disagreements)
         confirmed = bool(run and run.confirmed and tuple(run.sizes.get(up.outputs[0], ())) == tuple(wanted))
         fix = Fix(title=f"set output_padding of {up.name!r} to {padding}", node=up.name, attribute="output_padding",
-                  value=padding, holds_for=f"the checked size ({_checked(analysis)})", safe=True, confirmed=confirmed)
+                  value=padding, holds_for=f"the checked size ({_checked(analysis)})", safe=True, confirmed=confirmed,
+                  note=run.skipped if run is not None else "")
         repairs.append(MirrorRepair(up.name, down.name, tuple(produced), tuple(wanted), fix))
     return repairs
 

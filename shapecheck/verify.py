@@ -19,7 +19,8 @@ from shapecheck.graph import ModelGraph, Node
 from shapecheck.ops.elementwise import UNARY
 from shapecheck.propagate import Propagation, propagate
 
-__all__ = ["Execution", "Patch", "apply_patches", "execute_branch", "repropagate"]
+__all__ = ["MEMORY_BUDGET", "Execution", "Patch", "ProbeCost", "apply_patches", "execute_branch", "probe_cost",
+           "repropagate"]
 
 #: Facts that mean a runtime would fail; a verified fix must not add any.
 FAILING_KINDS = (FactKind.JOIN_MISMATCH, FactKind.NON_POSITIVE, FactKind.CHANNEL_MISMATCH,
@@ -80,6 +81,8 @@ class Execution:
 
     confirmed: bool
     reason: str = ""
+    #: Why execution was skipped before it started: the memory or time budget (``""`` if it was not).
+    skipped: str = ""
     sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     disagreements: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = field(default_factory=list)
 
@@ -133,16 +136,126 @@ def _run_node(node: Node, sizes: list[tuple[int, ...]], result: Propagation) -> 
     raise NotImplementedError(node.op)
 
 
-def _probe_bytes(node: Node, spatial: tuple[int, ...]) -> int:
-    kernel_shape = node.attrs.get("kernel_shape") or ()
-    group = int(node.attrs.get("group", 1))
-    strides = node.attrs.get("strides") or (1,) * len(spatial)
-    grown = [n * s for n, s in zip(spatial, strides)] if node.op == "ConvTranspose" else list(spatial)
-    return 4 * group * math.prod(grown) * max(1, math.prod(kernel_shape)) * 2
+#: Default memory budget of the confirming execution (``--memory-budget``), in bytes.
+MEMORY_BUDGET = 256 << 20
+#: Python-level steps (kernel taps, transposed-conv output phases) one execution may take; each is a
+#: NumPy call, so a 10**6-tap kernel would run for seconds even on a tiny probe.
+MAX_PROBE_STEPS = 1 << 16
+#: Multiply-adds one execution may take (about a second of NumPy time on one core).
+MAX_PROBE_WORK = 1 << 31
+#: Ops the kernel executes on a probe (the others are shape-preserving or joins: no allocation).
+_EXECUTED = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
+
+
+@dataclass(frozen=True)
+class ProbeCost:
+    """An upper bound of what executing one node on its probe takes: peak bytes, Python-level steps, and
+    multiply-adds. Worked out from the attributes alone, before anything is allocated."""
+
+    bytes: int
+    steps: int
+    work: int
+
+
+class _Unsized(Exception):
+    """An attribute the estimate cannot read (wrong length or kind): the node is not executed."""
+
+
+def _axis_ints(attrs: Mapping[str, Any], key: str, count: int, default: int) -> tuple[int, ...]:
+    value = attrs.get(key)
+    if value is None:
+        return (default,) * count
+    if not isinstance(value, (tuple, list)) or len(value) != count:
+        raise _Unsized(key)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise _Unsized(key)
+    return tuple(abs(v) for v in value)
+
+
+def probe_cost(node: Node, spatial: Sequence[int], kernel_shape: Sequence[int] | None) -> ProbeCost:
+    """What executing ``node`` with :mod:`shapecheck.kernel` on a probe of ``spatial`` sizes (one channel
+    per group) would take, as an upper bound over the kernel's code paths.
+
+    Per spatial axis the largest array extent is the padded input (Conv, pools: input + pads + the ceil
+    mode's void cells; SAME padding adds at most the window span plus a stride) or the transposed conv's
+    canvas ``(n-1)s + d(k-1) + 1 + output_padding`` (or its ``output_shape``) plus its zero-insertion edges.
+    The kernel holds at most six arrays of that size at once (input, padded input, output, the depthwise
+    grid and its temporary, a polyphase window), plus the weight, the scatter method's contributions
+    (the kernel caps them at 2**24 values) and average pooling's int64 divisor.
+    """
+    if node.op not in _EXECUTED:
+        return ProbeCost(0, 0, 0)
+    attrs, rank = node.attrs, len(spatial)
+    if kernel_shape is None or len(kernel_shape) != rank or not all(isinstance(k, int) for k in kernel_shape):
+        raise _Unsized("kernel_shape")
+    group = attrs.get("group", 1)
+    if not isinstance(group, int) or isinstance(group, bool):
+        raise _Unsized("group")
+    group = max(1, abs(group))
+    kernel = tuple(max(1, abs(k)) for k in kernel_shape)
+    strides = tuple(max(1, v) for v in _axis_ints(attrs, "strides", rank, 1))
+    dilations = tuple(max(1, v) for v in _axis_ints(attrs, "dilations", rank, 1))
+    pads = _axis_ints(attrs, "pads", 2 * rank, 0)
+    extra = _axis_ints(attrs, "output_padding", rank, 0)
+    auto = str(getattr(attrs.get("auto_pad"), "value", attrs.get("auto_pad")) or "NOTSET").upper()
+    targets: tuple[int, ...] = (0,) * rank  # output_shape may reach up to a stride past the canvas
+    if attrs.get("output_shape") is not None:
+        shape = attrs["output_shape"]
+        count = len(shape) if isinstance(shape, (tuple, list)) else -1
+        if count not in (rank, rank + 2):
+            raise _Unsized("output_shape")
+        targets = tuple(t + s for t, s in zip(_axis_ints(attrs, "output_shape", count, 0)[-rank:], strides))
+    ceil = bool(attrs.get("ceil_mode", 0))
+    extents = []
+    for axis, (n, k, s, d) in enumerate(zip(spatial, kernel, strides, dilations)):
+        span = d * (k - 1) + 1
+        if node.op == "ConvTranspose":
+            canvas = (max(n, 1) - 1) * s + span + extra[axis]
+            extents.append(max(canvas, targets[axis]) + 2 * span)
+        else:
+            padding = pads[axis] + pads[rank + axis] if auto in ("NOTSET", "") else span + s
+            extents.append(max(n, 1) + padding + (s - 1 if ceil else 0))
+    elements = group * math.prod(extents)
+    taps = math.prod(kernel)
+    scatter = min(group * taps * math.prod(max(n, 1) for n in spatial), 1 << 24)
+    steps = taps + (math.prod(strides) if node.op == "ConvTranspose" else 0)
+    # Plus NumPy/Python bookkeeping: array headers, tap tuples and views, a few hundred bytes per step.
+    size = 4 * (group * taps + 6 * elements + scatter) + 16 * math.prod(extents) + (1 << 16) + 512 * steps
+    return ProbeCost(size, steps, taps * elements)
+
+
+def _kernel_of(node: Node, result: Propagation) -> tuple[int, ...] | None:
+    """The kernel's spatial shape: ``kernel_shape``, else the weight's spatial dims (Conv, ConvTranspose)."""
+    declared = node.attrs.get("kernel_shape")
+    if declared:
+        return tuple(declared)
+    if node.op in ("Conv", "ConvTranspose") and len(node.inputs) > 1 and node.inputs[1]:
+        weight = result.shape(node.inputs[1])
+        if weight is not None and all(isinstance(d, int) for d in weight[2:]):
+            return tuple(int(d) for d in weight[2:])
+    return None
+
+
+def _over_budget(node: Node, spatial: tuple[int, ...], result: Propagation, memory_budget: int) -> str:
+    """Why executing ``node`` is skipped (its estimated memory or time is past the budget), or ``""``."""
+    try:
+        cost = probe_cost(node, spatial, _kernel_of(node, result))
+    except _Unsized as unsized:
+        return f"the size of executing {node.name!r} cannot be estimated (its {unsized} attribute)"
+    if cost.bytes > memory_budget:
+        return (f"executing {node.name!r} needs about {_megabytes(cost.bytes)} MB, above the memory budget "
+                f"of {_megabytes(memory_budget)} MB (--memory-budget)")
+    if cost.steps > MAX_PROBE_STEPS or cost.work > MAX_PROBE_WORK:
+        return f"executing {node.name!r} would take too long ({cost.steps} kernel steps, {cost.work} multiply-adds)"
+    return ""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 20):.0f}" if size >= 1 << 20 else f"{size / (1 << 20):.2f}"
 
 
 def execute_branch(
-    result: Propagation, nodes: Sequence[Node], *, memory_budget: int = 256 << 20
+    result: Propagation, nodes: Sequence[Node], *, memory_budget: int = MEMORY_BUDGET
 ) -> Execution:
     """Run ``nodes`` (a branch, in topological order) with the kernel, starting from the engine's sizes
     of the tensors that enter the branch, and compare every output size with the engine's."""
@@ -159,9 +272,9 @@ def execute_branch(
             sizes.append(size)
         if not sizes:
             return Execution(False, f"{node.name!r} has no data input to execute")
-        if _probe_bytes(node, sizes[0]) > memory_budget:
-            return Execution(False, f"executing {node.name!r} would exceed the memory budget "
-                                    f"of {memory_budget >> 20} MB")
+        skipped = _over_budget(node, sizes[0], result, memory_budget)
+        if skipped:
+            return Execution(False, skipped, skipped=skipped, disagreements=execution.disagreements)
         try:
             out = _run_node(node, sizes, result)
         except NotImplementedError:

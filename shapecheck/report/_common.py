@@ -85,6 +85,8 @@ def fix_text(fix: Fix) -> str:
     """``title — holds for …; safe|unsafe; confirmed by execution|not confirmed``."""
     safety = "safe" if fix.safe else "unsafe"
     confirmation = "confirmed by execution" if fix.confirmed else "not confirmed"
+    if not fix.confirmed and fix.note:
+        confirmation += f" ({fix.note})"
     return f"{fix.title} — holds for {fix.holds_for}; {safety}; {confirmation}"
 
 
