@@ -94,7 +94,8 @@ def _callout_lines(finding: Finding) -> list[tuple[str, str]]:
     if finding.fixes:
         fix = finding.fixes[0]
         mark = "✓" if fix.confirmed else "•"
-        lines += [("fix", line) for line in textwrap.wrap(f"{mark} fix: {fix.title}", _CALLOUT_CHARS)]
+        # the fix line is bold, so it gets fewer characters per line
+        lines += [("fix", line) for line in textwrap.wrap(f"{mark} fix: {fix.title}", _CALLOUT_CHARS - 6)]
         lines += [("holds", line) for line in textwrap.wrap(f"holds for {fix.holds_for}", _CALLOUT_CHARS)[:2]]
         if len(finding.fixes) > 1:
             lines.append(("more", f"+{len(finding.fixes) - 1} more fix(es) in the list above"))
