@@ -105,8 +105,8 @@ def _run_node(node: Node, sizes: list[tuple[int, ...]], result: Propagation) -> 
 
     spatial = sizes[0]
     attrs = dict(node.attrs)
-    group = int(attrs.get("group", 1))
     if node.op in ("Conv", "ConvTranspose"):
+        group = int(attrs.get("group", 1))
         weight = result.shape(node.inputs[1]) if len(node.inputs) > 1 and node.inputs[1] else None
         k = attrs.get("kernel_shape") or (tuple(weight[2:]) if weight else None)
         x = np.zeros((1, group, *spatial), np.float32)

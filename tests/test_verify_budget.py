@@ -102,3 +102,16 @@ def test_malformed_attributes_are_not_sized_and_not_executed() -> None:
 
     node = Node("c", "Conv", ("x", "w"), ("y",), {"kernel_shape": (3, 3), "strides": (2,)})
     assert "cannot be estimated (its strides attribute)" in _over_budget(node, (8, 8), _NoShapes(), 1 << 30)  # type: ignore[arg-type]
+
+
+def test_an_attribute_the_kernel_does_not_read_does_not_stop_execution() -> None:
+    """``group`` was read (with int()) for every op: a Relu carrying group=[1] made the kernel 'fail'."""
+    from shapecheck.graph import ModelGraph, TensorSpec
+    from shapecheck.propagate import propagate
+    from shapecheck.verify import execute_branch
+
+    relu = Node("act", "Relu", ("x",), ("y",), {"group": (1,)})
+    graph = ModelGraph(path="m", format="onnx", nodes=[relu], inputs={"x": TensorSpec((1, 1, 8, 8))},
+                       outputs=["y"])
+    run = execute_branch(propagate(graph), [relu])
+    assert run.confirmed and not run.disagreements and run.sizes == {"y": (8, 8)}
