@@ -276,3 +276,20 @@ def test_inspect_markdown_folds_the_node_table(capsys) -> None:
 
 def test_markdown_cells_cannot_break_the_table_or_open_tags() -> None:
     assert cell("a|b\nc <script>") == "a\\|b c &lt;script&gt;"
+
+
+def test_sizes_markdown_from_the_sizes_document() -> None:
+    pytest.importorskip("shapecheck.report.sizes", reason="the sizes analysis (shapecheck/sizes) is not present")
+    from shapecheck.api import sizes
+    from shapecheck.report.markdown import write_sizes_markdown
+
+    out = io.StringIO()
+    write_sizes_markdown(sizes(UNET), out)
+    text = out.getvalue()
+    assert text.startswith("### shapecheck sizes: `fixtures/onnx/unet_k2s2_odd_breaks.onnx`")
+    assert "✅ runs at H ≡ 0 (mod 8), from 8 and W ≡ 0 (mod 8), from 8 (proven for every size)" in text
+    assert "| H | H ≡ 0 (mod 8), from 8 | ✓ proven, periodic | 8, 16, 24, 32, 40 |" in text
+    assert "| H ≡ 4–7 (mod 8) from 12 | `/ups.0/Concat` | join-mismatch:" in text
+    static = io.StringIO()
+    write_sizes_markdown(sizes("fixtures/onnx/unet_resize_to_skip_fixed.onnx"), static)
+    assert "✅ runs (no symbolic sizes; inputs `input` 1×1×37×37)" in static.getvalue()

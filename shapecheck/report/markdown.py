@@ -2,7 +2,9 @@
 
 ``check --format markdown`` writes one heading with the counts and one table row per finding (where,
 what, the top verified fix); ``inspect --format markdown`` adds the model's node table, folded in a
-``<details>`` block so that a 200-node model does not bury the findings. GitHub renders the HTML that
+``<details>`` block so that a 200-node model does not bury the findings; :func:`write_sizes_markdown`
+summarises ``shapecheck sizes`` (from its documented JSON document, so it follows that format's
+versioning rather than the analysis internals). GitHub renders the HTML that
 Markdown allows, so text from the model (node names, messages) is escaped: a ``|`` would split a table
 cell, a ``<`` could open a tag.
 """
@@ -10,7 +12,7 @@ cell, a ``<`` could open a tag.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from shapecheck.findings import Finding
 from shapecheck.report._common import counts, error_parts, plural
@@ -19,8 +21,9 @@ from shapecheck.report.formats import renderer
 if TYPE_CHECKING:
     from shapecheck.check import FileReport
     from shapecheck.report.graphview import ModelView
+    from shapecheck.sizes import SizeAnalysis
 
-__all__ = ["cell", "findings_table", "render_markdown", "write_inspect_markdown"]
+__all__ = ["cell", "findings_table", "render_markdown", "write_inspect_markdown", "write_sizes_markdown"]
 
 _ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
@@ -120,5 +123,75 @@ def write_inspect_markdown(view: ModelView, out: TextIO) -> None:
     lines += ["", "</details>", ""]
     if view.notes:
         lines += [f"- note: {cell(n.get('node') or '')}: {cell(n.get('message'))}" for n in view.notes]
+        lines.append("")
+    out.write("\n".join(lines))
+
+
+def _size_runs(runs: Sequence[Sequence[int]]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def _runs_of(values: Sequence[int]) -> list[list[int]]:
+    """``[1, 2, 3, 7]`` → ``[[1, 3], [7, 7]]``: residue lists read as ranges."""
+    runs: list[list[int]] = []
+    for value in sorted(set(values)):
+        if runs and runs[-1][1] == value - 1:
+            runs[-1][1] = value
+        else:
+            runs.append([value, value])
+    return runs
+
+
+def _failing_sizes(name: str, failure: dict[str, Any], period: int | None) -> str:
+    parts = []
+    if failure.get("sizes"):
+        parts.append(f"{name} = {_size_runs(failure['sizes'])}")
+    if failure.get("residues") and period:
+        residues = _size_runs(_runs_of(failure["residues"]))
+        parts.append(f"{name} ≡ {residues} (mod {period}) from {failure.get('from')}")
+    return "; ".join(parts)
+
+
+def write_sizes_markdown(analysis: SizeAnalysis, out: TextIO) -> None:
+    """``sizes --format markdown``: the verdict, a row per symbolic dim, and where the other sizes fail
+    (folded)."""
+    from shapecheck.report.sizes import sizes_document
+
+    document = sizes_document(analysis)
+    lines = [f"### shapecheck sizes: {_code(str(document['path']))}", ""]
+    inputs = ", ".join(f"{_code(name)} " + ("?" if shape is None else "×".join(map(str, shape)))
+                       for name, shape in document["inputs"].items())
+    static = document.get("static")
+    symbols: dict[str, dict[str, Any]] = document.get("symbols", {})
+    if static is not None:
+        verdict = "✅ runs" if static.get("runs") else f"❌ fails at {_code(str(static.get('node')))}: " \
+            f"{cell(static.get('message'))}"
+        lines += [f"{verdict} (no symbolic sizes; inputs {inputs})", ""]
+    else:
+        proven = "proven for every size" if document.get("proven") else "searched, not proven"
+        head = "✅ runs at " + " and ".join(cell(s["valid"]) for s in symbols.values()) if document.get("runs") \
+            else "❌ no input size runs"
+        lines += [f"{head} ({proven}); inputs {inputs}", ""]
+    if symbols:
+        lines += ["| dim | valid sizes | how | smallest |", "| --- | --- | --- | --- |"]
+        for name, entry in symbols.items():
+            how = ("✓ proven, " if entry.get("proven") else "searched, ") + cell(entry.get("method", ""))
+            if entry.get("searched"):
+                how += f" over {entry['searched'][0]}–{entry['searched'][1]}"
+            smallest = ", ".join(map(str, entry.get("smallest", [])))
+            lines.append(f"| {cell(name)} | {cell(entry.get('valid', ''))} | {how} | {smallest} |")
+        lines.append("")
+        failures = [(name, failure, entry.get("period"))
+                    for name, entry in symbols.items() for failure in entry.get("failures", [])]
+        if failures:
+            lines += [f"<details><summary>where the other sizes fail ({len(failures)})</summary>", "",
+                      "| sizes | fails at | why |", "| --- | --- | --- |"]
+            for name, failure, period in failures:
+                lines.append(f"| {cell(_failing_sizes(name, failure, period))} | {_code(str(failure.get('node')))} | "
+                             f"{cell(failure.get('kind', ''))}: {cell(failure.get('message', ''))} |")
+            lines += ["", "</details>", ""]
+    for note in document.get("notes", []):
+        lines.append(f"- note: {cell(note)}")
+    if document.get("notes"):
         lines.append("")
     out.write("\n".join(lines))
