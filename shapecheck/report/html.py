@@ -49,6 +49,8 @@ _CALLOUT_SEVERITIES = ("error", "warning")
 _CALLOUT_WIDTH = 350.0
 _CALLOUT_CHARS = 54
 _LINE = 14.0
+#: Node tables up to this many rows are shown unfolded.
+_OPEN_TABLE = 250
 #: Approximate advance of one character of 10 px label text, for truncating labels that would overflow.
 _CHAR = 5.6
 
@@ -571,7 +573,9 @@ def _node_table(view: ModelView, prefix: str) -> str:
                     f'<td class="mono">{_e(inputs)}</td><td class="mono">{_e(outputs)}</td>'
                     f"<td>{_e(node.remainder)}</td><td>{_e(codes)}</td></tr>")
     count = sum(1 for n in view.nodes if n.kind == "node")
-    return (f'<details class="table" id="{prefix}-table"><summary>Nodes ({count})</summary><table class="nodes">'
+    opened = " open" if count <= _OPEN_TABLE else ""  # a 1,000-row table is there to search, not to read
+    return (f'<details class="table" id="{prefix}-table"{opened}><summary>Nodes ({count})</summary>'
+            '<table class="nodes">'
             "<thead><tr><th>node</th><th>op</th><th>attributes</th><th>input</th><th>output</th>"
             "<th>floor rem.</th><th>findings</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></details>")
 
