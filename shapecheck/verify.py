@@ -143,8 +143,12 @@ MEMORY_BUDGET = 256 << 20
 MAX_PROBE_STEPS = 1 << 16
 #: Multiply-adds one execution may take (about a second of NumPy time on one core).
 MAX_PROBE_WORK = 1 << 31
+#: Bytes per position of the largest extent that each op's kernel holds at once: input, padded input and
+#: output (pools); plus the depthwise grid and its temporary (Conv); plus the int64 divisor and its float
+#: copy (average pooling); output, its per-phase buffer, a polyphase window and its correlation (ConvTranspose).
+_BYTES_PER_ELEMENT = {"MaxPool": 16, "AveragePool": 32, "LpPool": 32, "Conv": 24, "ConvTranspose": 24}
 #: Ops the kernel executes on a probe (the others are shape-preserving or joins: no allocation).
-_EXECUTED = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
+_EXECUTED = frozenset(_BYTES_PER_ELEMENT)
 
 
 @dataclass(frozen=True)
@@ -179,9 +183,8 @@ def probe_cost(node: Node, spatial: Sequence[int], kernel_shape: Sequence[int] |
     Per spatial axis the largest array extent is the padded input (Conv, pools: input + pads + the ceil
     mode's void cells; SAME padding adds at most the window span plus a stride) or the transposed conv's
     canvas ``(n-1)s + d(k-1) + 1 + output_padding`` (or its ``output_shape``) plus its zero-insertion edges.
-    The kernel holds at most six arrays of that size at once (input, padded input, output, the depthwise
-    grid and its temporary, a polyphase window), plus the weight, the scatter method's contributions
-    (the kernel caps them at 2**24 values) and average pooling's int64 divisor.
+    The kernel holds a few float32 arrays of that size at once (:data:`_BYTES_PER_ELEMENT`), plus the
+    weight and the scatter method's contributions (the kernel caps them at 2**24 values).
     """
     if node.op not in _EXECUTED:
         return ProbeCost(0, 0, 0)
@@ -217,10 +220,12 @@ def probe_cost(node: Node, spatial: Sequence[int], kernel_shape: Sequence[int] |
             extents.append(max(n, 1) + padding + (s - 1 if ceil else 0))
     elements = group * math.prod(extents)
     taps = math.prod(kernel)
-    scatter = min(group * taps * math.prod(max(n, 1) for n in spatial), 1 << 24)
+    scatter = min(group * taps * math.prod(max(n, 1) for n in spatial), 1 << 24) if node.op == "ConvTranspose" else 0
     steps = taps + (math.prod(strides) if node.op == "ConvTranspose" else 0)
     # Plus NumPy/Python bookkeeping: array headers, tap tuples and views, a few hundred bytes per step.
-    size = 4 * (group * taps + 6 * elements + scatter) + 16 * math.prod(extents) + (1 << 16) + 512 * steps
+    # Pools also count, per axis, the window taps that land on input (int64 arrays along one axis).
+    size = (_BYTES_PER_ELEMENT[node.op] * elements + 32 * sum(extents) + 4 * (group * taps + scatter)
+            + (1 << 16) + 512 * steps)
     return ProbeCost(size, steps, taps * elements)
 
 

@@ -48,6 +48,8 @@ def _nodes(draw) -> tuple[Node, tuple[int, ...]]:
         attrs["output_padding"] = tuple(draw(st.integers(0, s - 1)) for s in attrs["strides"])
     else:
         attrs["ceil_mode"] = draw(st.integers(0, 1))
+    if op == "AveragePool":
+        attrs["count_include_pad"] = draw(st.integers(0, 1))
     return Node("n", op, ("x", "w"), ("y",), attrs), spatial
 
 
