@@ -72,12 +72,16 @@ def check_graph(
                       dict(input_shapes or {}))
 
 
-def check_file(path: str, **options: Any) -> FileReport:
-    """Load and check one file; a load error becomes ``FileReport.error`` instead of an exception."""
+def check_file(path: str, *, max_file_size: int | None = None, **options: Any) -> FileReport:
+    """Load and check one file; a load error becomes ``FileReport.error`` instead of an exception.
+
+    ``max_file_size`` caps the bytes read (default: the loader's, per format); ``options`` go to
+    :func:`check_graph`.
+    """
     from shapecheck.load import load_model
 
     try:
-        graph = load_model(path)
+        graph = load_model(path, max_bytes=max_file_size)
         return check_graph(graph, **options)
     except ShapecheckError as error:
         return FileReport(path, _format_of(path), error=str(error))

@@ -6,6 +6,7 @@ Parsing happens here, once; a malformed value is a :class:`SpecError` naming the
 from __future__ import annotations
 
 import argparse
+import re
 
 from shapecheck.errors import SpecError
 
@@ -54,3 +55,24 @@ def parse_input_shapes(values: list[str]) -> dict[str, tuple[int, ...]]:
         name, value = _pair("--input-shape", text)
         shapes[name] = tuple(_size(f"--input-shape {name}", part) for part in value.lower().split("x"))
     return shapes
+
+
+_SIZE = re.compile(r"(\d+)\s*([kmgt]?)(i?b)?", re.I)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(option: str, text: str | int) -> int:
+    """A byte count: ``1048576``, ``512K``, ``256MB``, ``2GiB`` (binary multiples, whatever the spelling:
+    a budget is not a place for the 1000/1024 distinction). Zero or a malformed size is a SpecError."""
+    if isinstance(text, bool) or not isinstance(text, (int, str)):
+        raise SpecError(f"{option}: expected a size such as 256MB, got {text!r}")
+    match = _SIZE.fullmatch(str(text).strip())
+    if not match or int(match.group(1)) < 1:
+        raise SpecError(f"{option}: expected a size such as 256MB or 1048576 (bytes), got {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def add_max_file_size(parser: argparse.ArgumentParser) -> None:
+    """``--max-file-size``: the largest model file read (``parse_size`` syntax)."""
+    parser.add_argument("--max-file-size", metavar="SIZE",
+                        help="refuse model files larger than SIZE, e.g. 64MB (default: 2GB for ONNX, 10MB for YAML)")

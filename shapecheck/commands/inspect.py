@@ -11,7 +11,13 @@ import json
 import sys
 from typing import Any
 
-from shapecheck.commands._options import add_model_options, parse_dims, parse_input_shapes
+from shapecheck.commands._options import (
+    add_max_file_size,
+    add_model_options,
+    parse_dims,
+    parse_input_shapes,
+    parse_size,
+)
 
 #: Output formats; the last three also check the model and show its findings.
 FORMATS: tuple[str, ...] = ("text", "json", "html", "dot", "markdown")
@@ -26,6 +32,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("model", help="an .onnx, .yaml or .yml file")
     add_model_options(parser)
+    add_max_file_size(parser)
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="output format: text (a table), json (docs/json-formats.md), html (a self-contained "
                         "report with the graph drawn and the findings highlighted), dot (Graphviz), markdown "
@@ -43,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
     dims = parse_dims(args.dim)
     shapes = parse_input_shapes(args.input_shape)
-    graph = load_model(args.model)
+    limit = parse_size("--max-file-size", args.max_file_size) if args.max_file_size else None
+    graph = load_model(args.model, max_bytes=limit)
     bindings = {k: v for k, v in graph.dim_defaults.items() if k not in dims} | dims
     result = propagate(graph, dims=bindings, input_shapes=shapes)
     for fact in result.facts_of(FactKind.RANK_MISMATCH):

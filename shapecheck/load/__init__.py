@@ -18,18 +18,22 @@ __all__ = ["SUFFIXES", "load_model"]
 SUFFIXES: dict[str, str] = {".yaml": "yaml", ".yml": "yaml", ".onnx": "onnx"}
 
 
-def load_model(path: str | os.PathLike[str]) -> ModelGraph:
-    """Read an ``.onnx``, ``.yaml`` or ``.yml`` model; any other suffix is a :class:`LoadError`."""
+def load_model(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> ModelGraph:
+    """Read an ``.onnx``, ``.yaml`` or ``.yml`` model; any other suffix is a :class:`LoadError`.
+
+    ``max_bytes`` limits the file size (``--max-file-size``); the default depends on the format (2 GB
+    for ONNX, protobuf's own limit; 10 MB for YAML, a few kilobytes being usual).
+    """
     text = str(path)
     kind = SUFFIXES.get(Path(text).suffix.lower())
     if kind == "yaml":
         from shapecheck.load.yaml import load_yaml
 
-        return load_yaml(text)
+        return load_yaml(text, max_bytes=max_bytes)
     if kind == "onnx":
         from shapecheck.load.onnx import load_onnx
 
-        return load_onnx(text)
+        return load_onnx(text, max_bytes=max_bytes)
     known = ", ".join(SUFFIXES)
     raise LoadError(f"unknown model format {Path(text).suffix or '(no suffix)'!r}: shapecheck reads {known}",
                     path=text)

@@ -2,7 +2,8 @@
 
 What this loader promises:
 
-* ``onnx.load(..., load_external_data=False)``: a file named by an external-data entry is never opened;
+* The file is read with a size limit and parsed from bytes (``onnx.load_from_string``): a file named by
+  an external-data entry is never opened;
   weight shapes come from initializer dims, and only small integer / float tensors (pads, sizes, scales,
   shape arithmetic) are read as values.
 * Model-local functions are inlined first (PyTorch's newer exporter emits them).
@@ -24,6 +25,7 @@ from onnx import AttributeProto, TensorProto, numpy_helper
 
 from shapecheck.errors import LoadError
 from shapecheck.graph import LoadNote, ModelGraph, Node, TensorSpec
+from shapecheck.load._files import read_model_bytes
 from shapecheck.symbolic import Dim, Expr, declared_shape
 
 __all__ = ["MAX_VALUE_ELEMENTS", "graph_from_model", "load_onnx"]
@@ -47,15 +49,12 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
-def _read(path: str) -> onnx.ModelProto:
+def _read(path: str, max_bytes: int) -> onnx.ModelProto:
+    data = read_model_bytes(path, max_bytes, "ONNX")
     try:
-        size = os.path.getsize(path)
-    except OSError as error:
-        raise LoadError(f"cannot read the file: {error.strerror or error}", path=path) from None
-    if size > MAX_FILE_BYTES:
-        raise LoadError(f"the file is {size} bytes, above the limit of {MAX_FILE_BYTES}", path=path)
-    try:
-        model = onnx.load(path, load_external_data=False)
+        # From bytes, not from the path: there is no directory to resolve external data against, so no
+        # external-data entry (``../../etc/passwd``, an absolute path) can ever be opened.
+        model = onnx.load_from_string(data)
     except Exception as error:  # protobuf raises DecodeError, RuntimeWarning-ish, ValueError…
         raise LoadError(f"not a readable ONNX model ({type(error).__name__}: {error})", path=path) from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
@@ -256,10 +255,11 @@ def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]]:
     return shapes
 
 
-def load_onnx(path: str | os.PathLike[str]) -> ModelGraph:
-    """Load an ONNX model file. Raises :class:`LoadError` for anything that is not a readable model."""
+def load_onnx(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> ModelGraph:
+    """Load an ONNX model file (at most ``max_bytes``, default :data:`MAX_FILE_BYTES`). Raises
+    :class:`LoadError` for anything that is not a readable model."""
     path = os.fspath(path)
-    return graph_from_model(_read(path), path)
+    return graph_from_model(_read(path, MAX_FILE_BYTES if max_bytes is None else max_bytes), path)
 
 
 def graph_from_model(model: onnx.ModelProto, path: str = "<model>") -> ModelGraph:

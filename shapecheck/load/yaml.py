@@ -43,6 +43,7 @@ from pydantic_core import PydanticCustomError
 from shapecheck.arith import effective_kernel
 from shapecheck.errors import LoadError
 from shapecheck.graph import ModelGraph, Node, SourceLocation, TensorSpec
+from shapecheck.load._files import read_model_bytes
 from shapecheck.symbolic import Dim, Expr, declared_shape, symbol
 
 __all__ = ["FORMAT_VERSION", "LAYERS", "MAX_FILE_BYTES", "MAX_YAML_NODES", "load_yaml", "reference_markdown"]
@@ -176,19 +177,10 @@ def _check_expansion(root: yaml.Node, path: str) -> None:
     size(root)
 
 
-def _read_yaml(path: str) -> tuple[Any, dict[int, _Marks]]:
+def _read_yaml(path: str, max_bytes: int) -> tuple[Any, dict[int, _Marks]]:
     """The document as plain data and the marks of its containers; every failure is a LoadError."""
     try:
-        size = os.path.getsize(path)
-    except OSError as error:
-        raise LoadError(f"cannot read the file: {error.strerror or error}", path=path) from None
-    if size > MAX_FILE_BYTES:
-        raise LoadError(f"the file is {size} bytes, above the limit of {MAX_FILE_BYTES} bytes for a YAML "
-                        "model", path=path)
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except OSError as error:
-        raise LoadError(f"cannot read the file: {error.strerror or error}", path=path) from None
+        text = read_model_bytes(path, max_bytes, "YAML").decode("utf-8")
     except UnicodeDecodeError as error:
         raise LoadError(f"the file is not UTF-8 text (byte {error.start})", path=path) from None
     try:
@@ -1128,10 +1120,11 @@ def _symbols_of(dim: Dim) -> frozenset[str]:
     return dim.symbols() if isinstance(dim, Expr) else frozenset()
 
 
-def load_yaml(path: str | os.PathLike[str]) -> ModelGraph:
-    """Read, validate and translate a YAML model; every problem is a :class:`LoadError` with line:col."""
+def load_yaml(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> ModelGraph:
+    """Read, validate and translate a YAML model (at most ``max_bytes``, default :data:`MAX_FILE_BYTES`);
+    every problem is a :class:`LoadError` with line:col."""
     path = str(path)
-    data, marks = _read_yaml(path)
+    data, marks = _read_yaml(path, MAX_FILE_BYTES if max_bytes is None else max_bytes)
     source = _Source(path, data, marks)
     if not isinstance(data, dict):
         raise source.error((), f"a model is a mapping that starts with `shapecheck: {FORMAT_VERSION}`, got "
