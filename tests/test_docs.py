@@ -33,7 +33,7 @@ def _blocks(text: str, language: str) -> list[str]:
 # -- README ---------------------------------------------------------------------------------------------
 
 
-def test_readme_python_example_runs(monkeypatch, tmp_path) -> None:
+def test_readme_python_example_runs(monkeypatch) -> None:
     """The "Python API" section's example, executed as written from the repository root."""
     section = _read(README).split("## Python API", 1)
     assert len(section) == 2, "README.md has no '## Python API' section"
@@ -42,7 +42,6 @@ def test_readme_python_example_runs(monkeypatch, tmp_path) -> None:
     code = blocks[0]
     assert len(code.strip().splitlines()) <= 12, "the README promises a ten-line example"
     monkeypatch.chdir(REPO)
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
     exec(compile(code, "README.md (Python API example)", "exec"), {"__name__": "readme_example"})
 
 
