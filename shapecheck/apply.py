@@ -36,7 +36,11 @@ def apply_to_onnx(path: str, fixes: Sequence[Fix], out_path: str) -> None:
         node.attribute.extend(kept)
         value = fix.value if isinstance(fix.value, (list, tuple)) else int(fix.value)
         node.attribute.append(helper.make_attribute(fix.attribute, value))
-    onnx.checker.check_model(model)
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as error:  # e.g. external data outside the model's directory
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise LoadError(f"the fixed model does not pass onnx.checker, not written: {message}", path=path) from None
     onnx.save(model, out_path)
 
 
