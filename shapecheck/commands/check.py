@@ -17,9 +17,20 @@ value the file gives. The engine receives plain values — dims, a set of codes 
     per-file-ignores = {"models/legacy/*.onnx" = ["SC3"]}   # glob relative to the pyproject directory
     per-node-ignores = {"/ups.0/Concat" = ["SC201"]}        # node name (or glob) → code prefixes
 
+    max-file-size = "64MB"             # refuse larger model files (default: 2GB ONNX, 10MB YAML)
+    memory-budget = "256MB"            # most the NumPy confirmation may allocate per file (default 256MB)
+
 A directory is searched recursively (hidden directories skipped) for ``.onnx``, ``.yaml`` and ``.yml``
 files, in sorted order. A YAML file without a top-level ``shapecheck:`` key is not a model (a workflow,
 a config) and is skipped — also when named explicitly, since pre-commit passes every ``*.yaml`` file.
+
+A model zoo at once: ``-j N`` checks the files in N worker processes (each with its own memory budget);
+the reports come back in the same order as with one process, so the output is identical. A file whose
+check fails inside shapecheck (a bug) or whose worker dies is reported as unreadable with the reason
+(exit 2); the other files are checked all the same. With :data:`ZOO_FILES` files or more, a progress bar
+is drawn on a terminal (not when stderr is piped, nor under ``CI``), and a summary table — files,
+errors, warnings, infos, unreadable, time — goes to **stderr**, so the report on stdout (text, JSON,
+SARIF, GitHub) is byte-for-byte what it would be without it (``--no-summary`` turns it off).
 """
 
 from __future__ import annotations
@@ -29,11 +40,18 @@ import fnmatch
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from shapecheck.commands._options import add_model_options, parse_dims, parse_input_shapes
+from shapecheck.commands._options import (
+    add_max_file_size,
+    add_model_options,
+    parse_dims,
+    parse_input_shapes,
+    parse_size,
+)
 from shapecheck.errors import SpecError
 from shapecheck.report.formats import NAMES as FORMAT_NAMES
 
@@ -47,7 +65,12 @@ __all__ = ["Settings", "collect_paths", "find_config", "load_settings", "registe
 FAIL_ON: dict[str, int] = {"error": 3, "warning": 2}
 
 _SUFFIXES = (".onnx", ".yaml", ".yml")
-_CONFIG_KEYS = ("select", "ignore", "dims", "fail-on", "per-file-ignores", "per-node-ignores")
+_CONFIG_KEYS = ("select", "ignore", "dims", "fail-on", "per-file-ignores", "per-node-ignores", "max-file-size",
+                "memory-budget")
+#: Default memory budget of the NumPy confirmation, per file (``--memory-budget``).
+MEMORY_BUDGET = 256 << 20
+#: From this many files on, a terminal gets a progress bar and stderr a summary table.
+ZOO_FILES = 10
 _YAML_MODEL = re.compile(r"^shapecheck\s*:", re.M)
 
 
@@ -61,6 +84,10 @@ class Settings:
     fail_on: str = "error"
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     per_node_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Largest model file read, in bytes (None: the loader's default for the format).
+    max_file_size: int | None = None
+    #: Most the NumPy confirmation may allocate while checking one file, in bytes.
+    memory_budget: int = MEMORY_BUDGET
     #: Directory of the ``pyproject.toml`` the settings came from; per-file globs are relative to it.
     root: str = "."
     source: str | None = None
@@ -99,6 +126,14 @@ def register(subparsers: Any) -> None:
                         help="do not execute the NumPy kernel to confirm fixes (faster; fixes marked not "
                         "confirmed)")
     parser.add_argument("--no-config", action="store_true", help="ignore [tool.shapecheck] in pyproject.toml")
+    add_max_file_size(parser)
+    parser.add_argument("--memory-budget", metavar="SIZE",
+                        help="most the NumPy confirmation may allocate per file, e.g. 1GB (default: 256MB); a "
+                        "fix whose execution would need more is reported as not confirmed, with the reason")
+    parser.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                        help="check files in N worker processes (0: one per CPU); the output does not change")
+    parser.add_argument("--no-summary", action="store_true",
+                        help=f"no summary table on stderr (printed from {ZOO_FILES} files on)")
     parser.set_defaults(run=run)
 
 
@@ -167,6 +202,8 @@ def load_settings(path: str) -> Settings:
     if fail_on not in FAIL_ON:
         raise SpecError(f"[tool.shapecheck] fail-on: expected one of {', '.join(FAIL_ON)}, got {fail_on!r}",
                         path=path)
+    sizes = {key: parse_size(f"[tool.shapecheck] {key}", table[key]) if key in table else None
+             for key in ("max-file-size", "memory-budget")}
     per_file = _table(table.get("per-file-ignores", {}), "[tool.shapecheck] per-file-ignores", path)
     per_node = _table(table.get("per-node-ignores", {}), "[tool.shapecheck] per-node-ignores", path)
     return Settings(
@@ -178,6 +215,8 @@ def load_settings(path: str) -> Settings:
                                for glob, codes in per_file.items()),
         per_node_ignores=tuple((node, _codes(codes, f"[tool.shapecheck] per-node-ignores {node!r}", path))
                                for node, codes in per_node.items()),
+        max_file_size=sizes["max-file-size"],
+        memory_budget=sizes["memory-budget"] or MEMORY_BUDGET,
         root=os.path.dirname(path),
         source=path,
     )
@@ -200,6 +239,10 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         ignore=settings.ignore if ignore is None else ignore,
         dims={**settings.dims, **parse_dims(args.dim)},
         fail_on=args.fail_on or settings.fail_on,
+        max_file_size=parse_size("--max-file-size", args.max_file_size) if args.max_file_size else
+        settings.max_file_size,
+        memory_budget=parse_size("--memory-budget", args.memory_budget) if args.memory_budget else
+        settings.memory_budget,
     )
 
 
@@ -303,14 +346,116 @@ def _use_color(out: Any) -> bool:
     return bool(getattr(out, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
 
 
+@dataclass(frozen=True)
+class _Task:
+    """Everything a worker process needs to check one file (picklable: plain values only)."""
+
+    path: str
+    dims: Mapping[str, int]
+    input_shapes: Mapping[str, tuple[int, ...]]
+    codes: frozenset[str]
+    confirm: bool
+    memory_budget: int
+    max_file_size: int | None
+
+
+def _check_task(task: _Task) -> FileReport:
+    """Check one file; a failure inside shapecheck (a bug, MemoryError) becomes that file's error, so
+    that one file never stops the others (exit 2, with the exception named for the bug report)."""
+    from shapecheck.check import FileReport, _format_of, check_file
+
+    try:
+        return check_file(task.path, dims=task.dims, input_shapes=task.input_shapes, codes=task.codes,
+                          confirm=task.confirm, memory_budget=task.memory_budget,
+                          max_file_size=task.max_file_size)
+    except Exception as error:
+        return FileReport(task.path, _format_of(task.path), error=f"{task.path}: internal error in shapecheck "
+                          f"({type(error).__name__}: {error}); please report it with this file")
+
+
+def _died(task: _Task, error: BaseException) -> FileReport:
+    from shapecheck.check import FileReport, _format_of
+
+    return FileReport(task.path, _format_of(task.path), error=f"{task.path}: the worker process checking this "
+                      f"file died ({type(error).__name__}: {error}; out of memory?)")
+
+
+def _check_all(tasks: Sequence[_Task], jobs: int, advance: Callable[[], None]) -> list[FileReport]:
+    """The reports of ``tasks`` in their order, checked in ``jobs`` worker processes (1: in this one).
+
+    All tasks are submitted before the caller draws a progress bar, so worker processes are forked
+    before any drawing thread exists. When a worker dies (killed, out of memory), every pending future
+    of that pool fails; those files are checked again one process each, so only the file that kills
+    its process is reported as such.
+    """
+    if jobs <= 1 or len(tasks) <= 1:
+        reports = []
+        for task in tasks:
+            reports.append(_check_task(task))
+            advance()
+        return reports
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    results: dict[int, FileReport] = {}
+    broken: list[int] = []
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+        futures = {pool.submit(_check_task, task): index for index, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+                advance()
+            except BrokenProcessPool:
+                broken.append(index)
+    for index in sorted(broken):
+        with ProcessPoolExecutor(max_workers=1) as alone:
+            try:
+                results[index] = alone.submit(_check_task, tasks[index]).result()
+            except BrokenProcessPool as error:
+                results[index] = _died(tasks[index], error)
+        advance()
+    return [results[index] for index in range(len(tasks))]
+
+
+def _interactive() -> bool:
+    """A progress bar only for a person watching: stderr is a terminal and this is not a CI job."""
+    return bool(getattr(sys.stderr, "isatty", lambda: False)()) and not os.environ.get("CI")
+
+
+def _summary_table(reports: Sequence[FileReport], seconds: float, jobs: int) -> None:
+    """Totals of the run on stderr: a rich table on a terminal, aligned plain text otherwise."""
+    from shapecheck.report._common import counts
+
+    tally = counts(reports)
+    rate = len(reports) / seconds if seconds > 0 else 0.0
+    row = {**{k: str(v) for k, v in tally.items()}, "seconds": f"{seconds:.1f}", "files/s": f"{rate:.1f}",
+           "workers": str(jobs)}
+    if _interactive():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="shapecheck summary", title_justify="left")
+        for name in row:
+            table.add_column(name, justify="right")
+        table.add_row(*row.values())
+        Console(file=sys.stderr).print(table)
+        return
+    widths = [max(len(k), len(v)) for k, v in row.items()]
+    print("  ".join(k.rjust(w) for k, w in zip(row, widths)), file=sys.stderr)
+    print("  ".join(v.rjust(w) for v, w in zip(row.values(), widths)), file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    from shapecheck.check import check_file
     from shapecheck.report.formats import get_renderer
     from shapecheck.rules import selected_codes
 
     settings = resolve_settings(args)
     cli_dims = parse_dims(args.dim)
     shapes = parse_input_shapes(args.input_shape)
+    if args.jobs < 0:
+        raise SpecError(f"-j/--jobs: expected 0 (one per CPU) or a positive number, got {args.jobs}")
+    jobs = args.jobs or os.cpu_count() or 1
     where = "select/ignore" + (f" (from {settings.source})" if settings.source else "")
     try:
         codes = frozenset(selected_codes(settings.select, settings.ignore))
@@ -329,14 +474,23 @@ def run(args: argparse.Namespace) -> int:
         print("shapecheck: warning: no models (.onnx, .yaml, .yml) found under the given paths",
               file=sys.stderr)
 
-    reports = []
-    for path in files:
-        report = check_file(path, dims=settings.dims, input_shapes=shapes,
-                            codes=codes - _file_ignores(path, settings), confirm=not args.no_confirm)
-        if node_ignores and report.findings:
-            report = replace(report, findings=tuple(f for f in report.findings
-                                                    if not _node_ignored(f, node_ignores)))
-        reports.append(report)
+    tasks = [_Task(path, dict(settings.dims), dict(shapes), codes - _file_ignores(path, settings),
+                   not args.no_confirm, settings.memory_budget, settings.max_file_size) for path in files]
+    started = time.perf_counter()
+    if len(files) >= ZOO_FILES and _interactive():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+        columns = ("checking", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(file=sys.stderr), transient=True) as progress:
+            bar = progress.add_task("checking", total=len(tasks))
+            reports = _check_all(tasks, jobs, lambda: progress.advance(bar))
+    else:
+        reports = _check_all(tasks, jobs, lambda: None)
+    seconds = time.perf_counter() - started
+    if node_ignores:
+        reports = [replace(r, findings=tuple(f for f in r.findings if not _node_ignored(f, node_ignores)))
+                   if r.findings else r for r in reports]
     _check_dims_named(cli_dims, reports)
 
     if args.output:
@@ -344,4 +498,7 @@ def run(args: argparse.Namespace) -> int:
             render(reports, out, color=False)
     else:
         render(reports, sys.stdout, color=_use_color(sys.stdout))
+        sys.stdout.flush()
+    if len(reports) >= ZOO_FILES and not args.no_summary:
+        _summary_table(reports, seconds, min(jobs, max(1, len(reports))))
     return _exit_code(reports, settings, args.exit_zero)
