@@ -7,11 +7,23 @@ input that could not be read at all (:class:`LoadError`) or parameters that make
 
 from __future__ import annotations
 
+#: Longest message kept whole. A longer one — a 5,000-character value echoed back, a cycle through
+#: 300 nodes — keeps its start and its end, so the one line stays readable in a terminal or CI log.
+MAX_MESSAGE = 1000
+
+
+def _clip(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    keep = MAX_MESSAGE // 2 - 20
+    return f"{message[:keep]} … [{len(message) - 2 * keep} characters] … {message[-keep:]}"
+
 
 class ShapecheckError(Exception):
     """Base class of every error that shapecheck reports to the user as one line (exit 2)."""
 
     def __init__(self, message: str, *, path: str | None = None, where: str | None = None) -> None:
+        message = _clip(message)
         super().__init__(message)
         self.message = message
         self.path = path

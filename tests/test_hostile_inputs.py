@@ -137,3 +137,12 @@ def test_a_join_that_fails_on_the_batch_axis_after_a_floor_loss(tmp_path) -> Non
     report = _check(path, confirm=True)
     assert report.error is None
     assert "SC201" in {f.code for f in report.findings}
+
+
+def test_a_huge_value_echoed_in_an_error_is_clipped_to_a_readable_line(tmp_path) -> None:
+    """The fuzzer found 5,000-character load errors (an op name of 5,000 'H's echoed back in full)."""
+    path = tmp_path / "long.yaml"
+    path.write_text("shapecheck: 1\ninputs: {x: [1, 1, 8, 8]}\nlayers:\n  - {op: conv" + "H" * 5000 + "}\n")
+    report = _check(path)
+    _one_line_error(report, "unknown op 'convHHH", "characters] …", "known")
+    assert len(report.error) < 1000 + len(str(path)) + 20
