@@ -136,7 +136,7 @@ def _label_rectangles(placed: Layout, labels: dict[tuple[str, str], tuple[str, b
 
 
 def svg_graph(view: ModelView, prefix: str, metrics: Metrics | None = None) -> tuple[str, dict[str, object]]:
-    """The SVG drawing of one model, and facts the page script needs (size, focus node, aux lane).
+    """The SVG drawing of one model, and whether it has a lane of shape computations (for the toggle).
 
     ``prefix`` makes element ids unique when a page holds several models.
     """
@@ -517,10 +517,17 @@ _JS = r"""
     });
     window.addEventListener("mouseup", function () { drag = null; vp.classList.remove("panning"); });
     // a drawing at most a quarter wider than the window is shown whole; a larger one at full size,
-    // scrolled to the first failing join
-    if (parseFloat(svg.dataset.width) * 0.8 <= vp.clientWidth) fit(sec);
-    var focus = svg.dataset.focus;
-    if (focus !== undefined && focus !== "") centre(sec, +focus, false);
+    // scrolled to the first failing join. A folded section (a clean file of a check run) does this
+    // when it is first opened, since a hidden viewport has no size.
+    function firstView() {
+      sec._shown = true;
+      if (parseFloat(svg.dataset.width) * 0.8 <= vp.clientWidth) fit(sec);
+      var focus = svg.dataset.focus;
+      if (focus !== undefined && focus !== "") centre(sec, +focus, false);
+    }
+    if (vp.clientWidth > 0) firstView();
+    var fold = sec.querySelector("details");
+    if (fold) fold.addEventListener("toggle", function () { if (fold.open && !sec._shown) firstView(); });
   });
   document.documentElement.dataset.ready = "1";
 })();
