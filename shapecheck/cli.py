@@ -15,7 +15,7 @@ from shapecheck import __version__
 from shapecheck.errors import ShapecheckError
 
 #: Subcommand modules under ``shapecheck.commands``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("check", "calc", "inspect", "fix", "rule")
+COMMANDS: tuple[str, ...] = ("check", "calc", "inspect", "sizes", "fix", "rule")
 
 
 class _Parser(argparse.ArgumentParser):
