@@ -99,6 +99,32 @@ def test_an_attribute_of_another_kind_than_the_schema_declares_is_a_load_error(t
     _one_line_error(_check(path, dims={}, confirm=True), "node 'conv' (Conv)", *kinds)
 
 
+def test_an_attribute_only_older_opsets_declare_is_checked_against_them(tmp_path) -> None:
+    """Unsqueeze lost its ``axes`` attribute at opset 13, but the rule still reads it: a FLOAT there
+    raised TypeError inside the rule (SC901)."""
+    model = _conv_model(pads=[1, 1, 1, 1])
+    model.graph.node.append(helper.make_node("Unsqueeze", ["y"], ["z"], name="unsq", axes=-1.0))
+    model.graph.output[0].name = "z"
+    path = tmp_path / "unsqueeze.onnx"
+    path.write_bytes(model.SerializeToString())
+    _one_line_error(_check(path), "node 'unsq' (Unsqueeze)", "'axes' is FLOAT", "declares it INTS")
+
+
+@pytest.mark.parametrize(("inputs", "fragment"), [
+    ([], "required input 'X' (number 1) is missing"),
+    (["", "w"], "required input 'X' (number 1) is missing"),
+    (["x", "w", "b", "extra"], "has 4 inputs; Conv takes at most 3"),
+])
+def test_a_node_without_its_required_inputs_is_a_load_error(tmp_path, inputs, fragment) -> None:
+    """A Conv or MaxPool node without inputs made the op rule index an empty list (SC901)."""
+    model = _conv_model()
+    del model.graph.node[0].input[:]
+    model.graph.node[0].input.extend(inputs)
+    path = tmp_path / "inputs.onnx"
+    path.write_bytes(model.SerializeToString())
+    _one_line_error(_check(path), "node 'conv' (Conv)", fragment)
+
+
 def test_attributes_of_ops_onnx_does_not_know_are_not_checked(tmp_path) -> None:
     model = _conv_model()
     model.graph.node.append(helper.make_node("FusedThing", ["y"], ["z"], name="fused", domain="", strides=2))

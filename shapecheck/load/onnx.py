@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -149,30 +150,72 @@ _FLOAT, _FLOATS, _STRINGS, _TENSOR = (AttributeProto.FLOAT, AttributeProto.FLOAT
                                       AttributeProto.TENSOR)
 
 
+@dataclass(frozen=True)
+class _Schema:
+    """What the ONNX schema of an op says about a node's structure: attribute kinds and inputs."""
+
+    kinds: dict[str, int]
+    #: (name, required) of each formal input, in order; the last may be variadic.
+    inputs: tuple[tuple[str, bool], ...]
+    max_inputs: int
+
+
 @cache
-def _declared_kinds(op: str, opset: int) -> dict[str, int]:
-    """The attribute kinds (``AttributeProto.INTS``…) that the ONNX schema of ``op`` declares; empty for
-    an op ONNX does not know. The schema at the model's opset, else the newest one (kinds do not change
-    between versions, and a model may use an op before the opset that introduced it)."""
+def _schema(op: str, opset: int) -> _Schema | None:
+    """The schema of ``op`` at the model's opset, else the newest one (a model may use an op before the
+    opset that introduced it); ``None`` for an op ONNX does not know."""
+    single = onnx.defs.OpSchema.FormalParameterOption.Single
     for version in (min(max(opset, 1), 1 << 30), None):
         try:
             schema = onnx.defs.get_schema(op, version, "") if version else onnx.defs.get_schema(op, "")
         except Exception:  # SchemaError: unknown op, or no version at or below the opset
             continue
-        return {name: int(attr.type) for name, attr in schema.attributes.items()}
-    return {}
+        return _Schema({name: int(attr.type) for name, attr in schema.attributes.items()},
+                       tuple((formal.name, formal.option == single) for formal in schema.inputs),
+                       schema.max_input)
+    return None
 
 
-def _check_kinds(proto: onnx.NodeProto, op: str, name: str, opset: int) -> None:
-    """A standard op's attribute of another kind than its schema declares (``strides`` given as one INT,
-    ``auto_pad`` as INTS, a GRAPH where a list belongs) is a malformed model: say so here, once, instead
-    of letting an op rule trip over it. onnxruntime refuses such a model at load time, too."""
-    declared = _declared_kinds(op, opset)
+@cache
+def _kinds_in_any_version() -> dict[str, dict[str, frozenset[int]]]:
+    """Attribute kinds over every version of every standard op (built once, only when needed): an
+    attribute the opset's schema no longer has (Unsqueeze ``axes`` before opset 13) is still read by
+    the op rules, so its kind is checked against the versions that had it."""
+    kinds: dict[str, dict[str, set[int]]] = {}
+    for schema in onnx.defs.get_all_schemas_with_history():
+        if schema.domain in ("", "ai.onnx"):
+            for name, attr in schema.attributes.items():
+                kinds.setdefault(schema.name, {}).setdefault(name, set()).add(int(attr.type))
+    return {op: {name: frozenset(k) for name, k in attrs.items()} for op, attrs in kinds.items()}
+
+
+def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int) -> None:
+    """A standard op's node that its schema does not allow is a malformed model; say so here, once,
+    instead of letting an op rule trip over it (onnxruntime refuses such a model at load time, too):
+
+    * an attribute of another kind than declared — ``strides`` as one INT, ``auto_pad`` as INTS, a GRAPH
+      where a list belongs;
+    * a required input missing or given as ``""`` (a MaxPool without input), or more inputs than the op
+      takes.
+    """
+    schema = _schema(op, opset)
+    if schema is None:
+        return
     for attr in proto.attribute:
-        kind = declared.get(_text(attr.name))
-        if kind is not None and attr.type != kind:
-            raise LoadError(f"node {name!r} ({op}): attribute {_text(attr.name)!r} is "
-                            f"{_kind_name(attr.type)}, but {op} declares it {_kind_name(kind)}")
+        attr_name = _text(attr.name)
+        kind = schema.kinds.get(attr_name)
+        allowed = {kind} if kind is not None else _kinds_in_any_version().get(op, {}).get(attr_name, ())
+        if allowed and attr.type not in allowed:
+            declared = " or ".join(sorted(_kind_name(k) for k in allowed))
+            raise LoadError(f"node {name!r} ({op}): attribute {attr_name!r} is {_kind_name(attr.type)}, but "
+                            f"{op} declares it {declared}")
+    given = list(proto.input)
+    for index, (formal, required) in enumerate(schema.inputs):
+        if required and (index >= len(given) or not given[index]):
+            raise LoadError(f"node {name!r} ({op}): its required input {formal!r} (number {index + 1}) is "
+                            "missing")
+    if len(given) > schema.max_inputs:
+        raise LoadError(f"node {name!r} ({op}) has {len(given)} inputs; {op} takes at most {schema.max_inputs}")
 
 
 def _kind_name(kind: int) -> str:
@@ -213,7 +256,7 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
         op, domain, outputs = _text(proto.op_type), _text(proto.domain), tuple(map(_text, proto.output))
         name = _unique_name(_text(proto.name), op, index, taken)
         if domain in ("", "ai.onnx"):
-            _check_kinds(proto, op, name, opset)
+            _check_structure(proto, op, name, opset)
         if op == "Constant" and domain in ("", "ai.onnx") and len(outputs) == 1:
             spec = _constant_spec(proto)
             if spec is not None:
