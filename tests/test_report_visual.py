@@ -293,3 +293,11 @@ def test_sizes_markdown_from_the_sizes_document() -> None:
     static = io.StringIO()
     write_sizes_markdown(sizes("fixtures/onnx/unet_resize_to_skip_fixed.onnx"), static)
     assert "✅ runs (no symbolic sizes; inputs `input` 1×1×37×37)" in static.getvalue()
+
+
+def test_sizes_command_writes_markdown(capsys) -> None:
+    pytest.importorskip("shapecheck.report.sizes", reason="the sizes analysis (shapecheck/sizes) is not present")
+    assert main(["sizes", "fixtures/onnx/unet3d.onnx", "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("### shapecheck sizes: `fixtures/onnx/unet3d.onnx`")
+    assert "| D | D ≡ 0 (mod 4), from 4 | ✓ proven, periodic | 4, 8, 12, 16, 20 |" in text

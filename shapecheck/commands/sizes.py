@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
                         help=f"sizes searched where no period applies, and examples (default {_DEFAULT_RANGE})")
     parser.add_argument("--verify", action="store_true",
                         help="also propagate a second period as a self-check of the periodic argument")
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                        help="output format (markdown: a summary for $GITHUB_STEP_SUMMARY or a pull request)")
     parser.add_argument("-o", "--output", help="write to this file instead of standard output")
     parser.set_defaults(run=run)
 
@@ -76,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             json.dump(sizes_document(analysis), out, indent=2, ensure_ascii=False)
             out.write("\n")
+        elif args.format == "markdown":
+            from shapecheck.report.markdown import write_sizes_markdown
+
+            write_sizes_markdown(analysis, out)
         else:
             write_sizes_text(analysis, out)
     finally:
