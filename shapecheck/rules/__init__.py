@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["FAMILIES", "Rule", "all_rules", "get_rule", "rule", "selected_codes"]
 
 #: Rule family modules under ``shapecheck.rules``.
-FAMILIES: tuple[str, ...] = ("coverage", "joins", "floor", "transpose", "runtime")
+FAMILIES: tuple[str, ...] = ("coverage", "joins", "sizes", "floor", "transpose", "runtime")
 
 HEADINGS = ("What it does", "Why is this bad?", "Example", "Use instead")
 

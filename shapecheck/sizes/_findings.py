@@ -78,7 +78,7 @@ def size_constraint_findings(
     rules' ``Analysis`` / a ``Propagation`` (analysed at its bindings). One finding per symbol:
 
     * **error** — no size runs (proven, or none in ``search_range``);
-    * **warning** — only some residue classes run (``H ≡ 0 (mod 8), from 8``): located at the node where
+    * **info** — only some residue classes run (``H ≡ 0 (mod 8), from 8``): located at the node where
       most other sizes fail, the other failing nodes as related nodes, and a fix naming valid sizes;
     * **info** — every size from some minimum runs (smaller ones leave an empty tensor), or the symbol
       is coupled with another and was only searched.
@@ -103,8 +103,8 @@ def size_constraint_findings(
             severity = Severity.ERROR
             message = f"no {symbol} runs ({proven})"
         elif every is None or valid.searched_to is not None:
-            severity = Severity.WARNING if sizes.independence != "coupled" else Severity.INFO
-            message = f"the model runs only for {described} ({proven})"
+            severity = Severity.INFO
+            message = f"valid only for {described} ({proven})"
         else:
             severity = Severity.INFO
             message = f"the model runs for every {symbol} from {every}; smaller sizes fail ({proven})"

@@ -1,0 +1,54 @@
+"""The input sizes a model accepts, for a model checked with its spatial dims left symbolic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shapecheck.findings import Finding, Severity
+from shapecheck.rules import rule
+from shapecheck.rules.analysis import Analysis
+
+
+@rule("SC206", "valid-input-sizes", severity=Severity.INFO,
+      summary="With symbolic dims and no --dim: the input sizes the model accepts (an error when none).")
+def valid_input_sizes(analysis: Analysis) -> Iterable[Finding]:
+    """Reports, for each symbolic spatial dim left unbound, the exact set of sizes for which every join
+    agrees and every size stays positive — as residue classes with a minimum — and where the other
+    sizes fail. It is what `shapecheck sizes` computes, as a finding.
+
+    ## What it does
+    Runs the size analysis (see `shapecheck sizes`): one info finding per symbol whose valid set is
+    restricted ("valid only for H ≡ 0 (mod 8), from 8"), an error when no size at all is valid.
+
+    ## Why is this bad?
+    A U-Net that only accepts multiples of 32 fails in production on the first odd-sized image; the
+    constraint is rarely written down anywhere.
+
+    ## Example
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, H, H]}
+    layers:
+      - {name: enc, op: conv, input: x, out_channels: 4, kernel_size: 3, padding: 1}
+      - {name: pool, op: maxpool, kernel_size: 2}
+      - {name: up, op: conv_transpose, out_channels: 4, kernel_size: 2, stride: 2}
+      - {name: cat, op: concat, inputs: [up, enc], axis: 1}
+    ```
+
+    ## Use instead
+    ```yaml
+    shapecheck: 1
+    inputs: {x: [1, 1, H, H]}
+    layers:
+      - {name: enc, op: conv, input: x, out_channels: 4, kernel_size: 3, padding: 1}
+      - {name: head, op: conv, out_channels: 2, kernel_size: 1}
+    ```
+    """
+    unbound = [s for s in analysis.graph.symbols() if s not in analysis.result.bindings]
+    if not unbound:
+        return
+    from shapecheck.sizes import size_constraint_findings
+
+    yield from size_constraint_findings(analysis.graph, dims=analysis.result.bindings,
+                                        input_shapes=analysis.result.input_shapes or None, code="SC206",
+                                        name="valid-input-sizes")
