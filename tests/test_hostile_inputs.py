@@ -172,3 +172,35 @@ def test_a_huge_value_echoed_in_an_error_is_clipped_to_a_readable_line(tmp_path)
     report = _check(path)
     _one_line_error(report, "unknown op 'convHHH", "characters] …", "known")
     assert len(report.error) < 1000 + len(str(path)) + 20
+
+
+# -- engine and kernel agree on what the fuzzer found -------------------------------------------------------
+
+
+def _transpose_model(target: int) -> onnx.ModelProto:
+    weight = numpy_helper.from_array(np.ones((1, 1, 2), np.float32), "w")
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[2], strides=[2],
+                            output_shape=[target])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize(("target", "rejected"), [(12, False), (13, False), (14, True), (20, True)])
+def test_an_output_shape_the_input_cannot_reach_is_a_runtime_rejection(tmp_path, target, rejected) -> None:
+    """6 inputs, k2 s2 reach 12 positions; onnxruntime pads up to stride-1 more with zeros and rejects
+    the rest. The engine took any output_shape, and the kernel's refusal showed as SC901."""
+    path = tmp_path / "up.onnx"
+    path.write_bytes(_transpose_model(target).SerializeToString())
+    codes = [f.code for f in _check(path, confirm=True).findings]
+    assert ("SC503" in codes) is rejected and "SC901" not in codes
+    ort = pytest.importorskip("onnxruntime")
+    ort.set_default_logger_severity(4)
+    try:
+        session = ort.InferenceSession(_transpose_model(target).SerializeToString(), providers=["CPUExecutionProvider"])
+        session.run(None, {"x": np.ones((1, 1, 6), np.float32)})
+        ran = True
+    except Exception:
+        ran = False
+    assert ran is not rejected
+

@@ -112,6 +112,20 @@ def conv(node: Node, inputs: list[Tensor | None], ctx: Context) -> list[Tensor]:
     return [Tensor((shape[0], out_channels, *check_positive_sizes(ctx, sizes, shape[2:])))]
 
 
+def _check_output_shape_reachable(ctx: Context, axis: int, n: int, k: int, s: int, d: int, target: int) -> None:
+    """onnxruntime pads an ``output_shape`` past the positions the input reaches with zeros, but by less
+    than one stride only; further would need a longer input, and it fails at run time ("Explicit
+    output_shape is inconsistent with input spatial dimensions"). A baked output_shape used at another
+    input size is the usual way to get there."""
+    reached = s * (n - 1) + arith.effective_kernel(k, d)
+    if target - reached >= s:
+        ctx.fact(FactKind.BAD_ATTRIBUTE,
+                 f"output_shape {target} on spatial axis {axis} lies {target - reached} past the {reached} "
+                 f"positions an input of {n} reaches (stride {s}); onnxruntime rejects it at run time: the "
+                 "input would have to be longer", attribute="output_shape", axis=axis, value=target,
+                 reached=reached)
+
+
 @op("ConvTranspose")
 def conv_transpose(node: Node, inputs: list[Tensor | None], ctx: Context) -> list[Tensor]:
     """``(N, C, *n) -> (N, M, *o')`` with ``o' = s(n−1) + d(k−1) + 1 − p_b − p_e + output_padding``.
@@ -164,6 +178,8 @@ def conv_transpose(node: Node, inputs: list[Tensor | None], ctx: Context) -> lis
             continue
         if output_shape is not None or same:
             target = output_shape[axis] if output_shape is not None else n * s
+            if output_shape is not None and isinstance(n, int):
+                _check_output_shape_reachable(ctx, axis, n, k, s, d, target)
             axis_pads = arith.conv_transpose_auto_pads(
                 n, k, spatial.auto_pad, stride=s, dilation=d, output_padding=extra, output_shape=target
             ) if isinstance(n, int) else None
