@@ -129,10 +129,21 @@ def _run_node(node: Node, sizes: list[tuple[int, ...]], result: Propagation) -> 
         return tuple(out.shape[2:])
     if node.op in _SHAPE_PRESERVING:
         return spatial
-    if node.op in _BINARY or node.op == "Concat":
-        if any(s != spatial for s in sizes[1:]):
+    if node.op in _BINARY:  # NumPy broadcasting, as ONNX's multidirectional broadcasting
+        try:
+            return tuple(np.broadcast_shapes(*sizes))
+        except ValueError:
+            raise _BranchJoinMismatch(f"{node.name!r} inside the branch joins spatial sizes {sizes}") from None
+    if node.op == "Concat":
+        axis = attrs.get("axis", 1)
+        axis = axis + len(spatial) + 2 if isinstance(axis, int) and axis < 0 else axis
+        along = axis - 2 if isinstance(axis, int) and 2 <= axis < len(spatial) + 2 else None
+        rest = [tuple(v for i, v in enumerate(size) if i != along) for size in sizes]
+        if any(len(size) != len(spatial) for size in sizes) or any(r != rest[0] for r in rest[1:]):
             raise _BranchJoinMismatch(f"{node.name!r} inside the branch joins spatial sizes {sizes}")
-        return spatial
+        if along is None:
+            return spatial
+        return tuple(sum(size[along] for size in sizes) if i == along else v for i, v in enumerate(spatial))
     raise NotImplementedError(node.op)
 
 
@@ -277,6 +288,8 @@ def execute_branch(
             sizes.append(size)
         if not sizes:
             return Execution(False, f"{node.name!r} has no data input to execute")
+        if any(d < 1 for size in sizes for d in size):  # the engine reports the empty tensor itself
+            return Execution(False, f"a tensor entering {node.name!r} is empty", disagreements=execution.disagreements)
         skipped = _over_budget(node, sizes[0], result, memory_budget)
         if skipped:
             return Execution(False, skipped, skipped=skipped, disagreements=execution.disagreements)

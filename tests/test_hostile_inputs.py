@@ -204,3 +204,38 @@ def test_an_output_shape_the_input_cannot_reach_is_a_runtime_rejection(tmp_path,
         ran = False
     assert ran is not rejected
 
+
+def _branch(nodes, inputs):
+    from shapecheck.graph import ModelGraph, TensorSpec
+    from shapecheck.propagate import propagate
+
+    graph = ModelGraph(path="m", format="onnx", nodes=nodes, outputs=[nodes[-1].outputs[0]],
+                       inputs={name: TensorSpec(shape) for name, shape in inputs.items()})
+    return propagate(graph)
+
+
+def test_the_kernel_broadcasts_and_concatenates_along_spatial_axes_as_the_engine_does() -> None:
+    """A Div joining 1x1 and 2x2 broadcasts to 2x2, a Concat on axis 3 adds the widths: the branch
+    execution treated every join as an equal-size Concat and reported the engine wrong (SC901)."""
+    from shapecheck.graph import Node
+    from shapecheck.verify import execute_branch
+
+    div = Node("div", "Div", ("a", "b"), ("c",), {})
+    cat = Node("cat", "Concat", ("c", "b"), ("d",), {"axis": -1})
+    result = _branch([div, cat], {"a": (1, 1, 1, 1), "b": (1, 1, 2, 2)})
+    run = execute_branch(result, [div, cat])
+    assert run.confirmed and not run.disagreements
+    assert run.sizes == {"c": (2, 2), "d": (2, 4)} and result.shape("d") == (1, 1, 2, 4)
+
+
+def test_an_empty_tensor_is_not_executed() -> None:
+    """An input of size 0 (a floor to nothing upstream) gave the kernel and the engine two different
+    meaningless sizes for the transposed conv after it; the engine reports the empty tensor itself."""
+    from shapecheck.graph import Node
+    from shapecheck.verify import execute_branch
+
+    up = Node("up", "ConvTranspose", ("x", "w"), ("y",), {"kernel_shape": (8,), "strides": (4,), "pads": (2, 2),
+                                                           "output_padding": (1,)})
+    result = _branch([up], {"x": (1, 1, 0), "w": (1, 1, 8)})
+    run = execute_branch(result, [up])
+    assert not run.confirmed and not run.disagreements and "empty" in run.reason
