@@ -239,3 +239,10 @@ def test_an_empty_tensor_is_not_executed() -> None:
     result = _branch([up], {"x": (1, 1, 0), "w": (1, 1, 8)})
     run = execute_branch(result, [up])
     assert not run.confirmed and not run.disagreements and "empty" in run.reason
+
+
+def test_an_escape_beyond_unicode_in_a_quoted_yaml_string_is_a_load_error(tmp_path) -> None:
+    """PyYAML's scanner calls chr() on a ``\\U`` escape without a range check: ValueError escaped."""
+    path = tmp_path / "escape.yaml"
+    path.write_text('shapecheck: 1\ninputs: {x: [1, 1, 8, 8]}\nname: "\\U0011ffff"\nlayers: [{op: relu}]\n')
+    _one_line_error(_check(path), ":3:", "chr() arg not in range")

@@ -206,6 +206,9 @@ def _read_yaml(path: str, max_bytes: int) -> tuple[Any, dict[int, _Marks]]:
         raise LoadError(f"YAML: {error}", path=path) from None
     except RecursionError:
         raise LoadError("the document is nested too deeply", path=path) from None
+    except (ValueError, TypeError, OverflowError) as error:  # PyYAML's scanner: chr() of "\U0011ffff"
+        raise LoadError(f"YAML: cannot read the text here ({type(error).__name__}: {error})", path=path,
+                        where=_where(loader.get_mark())) from None
     finally:
         loader.dispose()
     return data, loader.container_marks
