@@ -20,11 +20,14 @@ from shapecheck.load import load_model
 from shapecheck.propagate import propagate
 from shapecheck.rules.analysis import Analysis
 from shapecheck.sizes import (
+    NormalForm,
     ValidSet,
     analyse_sizes,
     output_padding_options,
+    pad_formula,
     size_constraint_findings,
     valid_sets_with,
+    widen_suggestions,
 )
 from shapecheck.verify import Patch, failing_facts
 
@@ -138,6 +141,9 @@ layers:
     assert sizes.valid.method == "search" and sizes.valid.searched_to == 40
     assert analysis.anchor == {"H": 8, "W": 8}
     assert set(sizes.valid.sizes()) == {8, 9}  # 2·⌊H/2⌋·⌊W/2⌋ = 32 with W = 8
+    assert analysis.coupled == [["H", "W"]]
+    assert sizes.valid.normal_form() == NormalForm(None, (), 8, (), (8, 9))  # searched: the values found
+    assert sizes.failing_classes == () and widen_suggestions(analysis)["H"].suggestions == ()
     assert analysis.accepts({"H": 8, "W": 8}) is True
     assert analysis.accepts({"H": 4, "W": 16}) is None  # coupled: unknown away from the held W
     assert "searched 1..40" in sizes.valid.describe()
@@ -279,3 +285,70 @@ def test_output_padding_options_show_a_baked_export() -> None:
     assert valid_sets_with(graph, patches).symbols["W"].valid.describe() == "W ≡ 0 (mod 8), from 8"
     with pytest.raises(ValueError, match="not a ConvTranspose"):
         output_padding_options(graph, "/ups.0/Concat")
+
+
+def test_normal_form_one_minimum_the_smallest_modulus_and_exceptions() -> None:
+    """The JSON's ``modulus``/``residues``/``min``/``exceptions``/``values`` describe exactly the set."""
+    two_classes = ValidSet("H", start=16, period=8, residues=frozenset({0, 4}), below=frozenset({3, 8, 12}),
+                           proven=True, method="periodic")
+    form = two_classes.normal_form()
+    assert form == NormalForm(4, (0,), 8, (3,), None) and two_classes.modulus == 4
+    reduced = ValidSet("H", start=16, period=16, residues=frozenset({0, 8}), below=frozenset({8}), proven=True,
+                       method="periodic")
+    assert reduced.normal_form() == NormalForm(8, (0,), 8, (), None)
+    every = ValidSet("L", start=4, period=1, residues=frozenset({0}), below=frozenset({2, 3}), proven=True,
+                     method="periodic")
+    assert every.normal_form() == NormalForm(1, (0,), 2, (), None)
+    finite = ValidSet("H", start=9, period=4, residues=frozenset(), below=frozenset({3, 5}), proven=True,
+                      method="periodic")
+    assert finite.normal_form() == NormalForm(None, (), 3, (), (3, 5)) and finite.modulus is None
+    for valid in (two_classes, reduced, every, finite):
+        form = valid.normal_form()
+        members = {x for x in range(1, 200) if x in valid}
+        if form.modulus is None:
+            assert members == set(form.values or ())
+        else:
+            described = {x for x in range(1, 200)
+                         if (x >= form.minimum and x % form.modulus in form.residues) or x in form.exceptions}
+            assert members == described and form.minimum in valid
+            assert all(x < form.minimum for x in form.exceptions)
+
+
+@pytest.mark.parametrize(("form", "expected"), [
+    (NormalForm(8, (0,), 8, (), None), ("H_pad = 8·⌈H/8⌉", "H_pad = -(-H // 8) * 8")),
+    (NormalForm(8, (0,), 16, (), None), ("H_pad = max(16, 8·⌈H/8⌉)", "H_pad = max(16, -(-H // 8) * 8)")),
+    (NormalForm(1, (0,), 16, (), None), ("H_pad = max(H, 16)", "H_pad = max(H, 16)")),
+    (NormalForm(8, (5,), 13, (), None), ("H_pad = max(13, H + ((5 − H) mod 8))", "H_pad = max(13, H + (5 - H) % 8)")),
+    (NormalForm(8, (0, 3), 3, (), None), (
+        "H_pad = the smallest size ≥ max(H, 3) that is ≡ 0, 3 (mod 8)",
+        "H_pad = next(x for x in range(max(H, 3), max(H, 3) + 8) if x % 8 in {0, 3})")),
+    (NormalForm(None, (), 3, (), (3, 5)), None),
+])
+def test_pad_formula_gives_the_next_size_of_the_classes(form, expected) -> None:
+    assert pad_formula("H", form) == expected
+    if expected is None:
+        return
+    for size in range(1, 100):
+        scope: dict[str, int] = {"H": size}
+        exec(expected[1], {}, scope)  # the printed formula, run as written
+        padded = scope["H_pad"]
+        assert form.minimum is not None and form.modulus is not None
+        assert padded >= size and padded >= form.minimum and padded % form.modulus in form.residues
+        assert not any(x >= form.minimum and x % form.modulus in form.residues for x in range(size, padded))
+
+
+def test_failing_classes_and_closed_forms_of_a_fixture() -> None:
+    graph = _fixture("audio_encdec_1d.onnx")
+    analysis = analyse_sizes(graph)
+    sizes = analysis.symbols["L"]
+    classes = sizes.failing_classes
+    assert [c.residue for c in classes] == list(range(1, 64)) and {c.modulus for c in classes} == {64}
+    assert {c.node for c in classes if c.residue < 4} == {"/Add_2"} and classes[0].first == 65
+    position = {node.name: i for i, node in enumerate(graph.topological_order())}
+    for failing in classes[::7]:  # the first failing node, from the class's first member on
+        assert failing.example == failing.first and failing.first % 64 == failing.residue
+        for size in (failing.first, failing.first + 64 * 9):
+            nodes = [node for node, _, _ in failing_facts(propagate(graph, dims={"L": size}))]
+            assert min(nodes, key=position.__getitem__) == failing.node
+    assert sizes.closed_forms["/encoder.2/encoder.2.0/Conv_output_0"] == "floor(L/64)"
+    assert sizes.closed_forms["/decoder.0/decoder.0.0/ConvTranspose_output_0"] == "4*floor(L/64)"

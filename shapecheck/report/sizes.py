@@ -1,41 +1,50 @@
 """``shapecheck sizes``: the valid input sizes of a model, as text or as a JSON document.
 
-The JSON document (version 1)::
+The JSON document (version 1; ``docs/json-formats.md`` documents every key)::
 
-    {"version": 1, "path": …, "format": "onnx"|"yaml",
-     "inputs": {"input": [1, 1, "H", "W"]}, "bound": {"W": 64}, "search_range": [1, 4096],
-     "static": null | {"runs": bool, "node": …, "kind": …, "message": …},   # a model without symbols
-     "anchor": {"H": 8, "W": 8} | null,    # the valid combination other symbols were held at
-     "runs": true,                          # false: no size (combination) runs
-     "proven": true,                        # every symbol's set holds for every size
+    {"version": 1, "path": …,
      "symbols": {"H": {
-        "valid": "H ≡ 0 (mod 8), from 8",  # the set in words
-        "proven": true, "method": "periodic"|"search",
-        "period_source": "expressions"|"strides"|"search",
-        "start": 15, "period": 8, "residues": [0],    # x >= start: valid iff x % period in residues
-        "below": [[8, 8]],                 # valid sizes below start, as [first, last] runs
-        "classes": [{"residue": 0, "from": 8}], "exceptions": [], "every_from": null,
-        "density": 0.125, "smallest": [8, 16, 24, 32, 40],
-        "searched": null | [low, high],     # a search knows nothing beyond its range
-        "fixed": {"W": 8}, "independence": "single"|"proven"|"checked"|"coupled", "coupled_with": [],
-        "failures": [{"node": …, "kind": …, "residues": [1], "from": 9, "sizes": [[1, 1]],
-                      "example": 9, "message": …}],
-        "notes": […], "propagations": 23}},
-     "notes": […], "propagations": 64}
-
-A failure's ``residues`` fail at its node for every size from ``from`` on; its ``sizes`` are the other
-sizes that fail there. Every failing size appears in exactly one failure.
+        "modulus": 8, "residues": [0], "min": 8, "exceptions": [],  # H >= min and H % modulus in residues,
+        "values": null,                                            #   or H in exceptions (all < min);
+        "proven": true,                                            # finite/searched: modulus null, values
+        "closed_forms": {"/ups.0/up/ConvTranspose_output_0": "2*floor(H/8)", …},
+        "nearest": null | {"to": 300, "below": 296, "above": 304},
+        "widen": [{"kind": "pad-input", "widens": true, "text": …, "formula": "H_pad = 8·⌈H/8⌉",
+                   "python": "H_pad = -(-H // 8) * 8"}, …],
+        "constant_fix": {"classes": 7, "served": 7, "serves_all": false, "needs": […]},
+        … the details: "valid", "method", "period_source", "start", "period", "below", "classes",
+        "every_from", "density", "smallest", "searched", "fixed", "independence", "coupled_with",
+        "failures" (every failing size, grouped by node; residues mod "period"), "notes", "propagations"}},
+     "coupled": [["A", "B"]],               # symbols whose valid sizes depend on each other (searched)
+     "failures": [{"symbol": "H", "residue": 1, "modulus": 8, "from": 9, "node": …, "kind": …,
+                   "example": 9, "message": …}],   # one per invalid residue class
+     "format": "onnx"|"yaml", "inputs": {"input": [1, 1, "H", "W"]}, "bound": {"W": 64},
+     "search_range": [1, 4096], "static": null | {"runs": bool, "node": …, "kind": …, "message": …},
+     "anchor": {"H": 8, "W": 8} | null, "runs": true, "proven": true, "notes": […], "propagations": 64}
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
-from shapecheck.sizes import FailureGroup, SizeAnalysis, SymbolSizes, ranges_text
+from shapecheck.sizes import (
+    FailingClass,
+    FailureGroup,
+    PaddingChange,
+    SizeAnalysis,
+    Suggestion,
+    SymbolSizes,
+    ValidSet,
+    Verdict,
+    Widening,
+    need_text,
+    ranges_text,
+    widen_suggestions,
+)
 from shapecheck.symbolic import format_dim
 
-__all__ = ["JSON_VERSION", "sizes_document", "write_sizes_text"]
+__all__ = ["JSON_VERSION", "near_targets", "sizes_document", "write_sizes_text"]
 
 JSON_VERSION = 1
 
@@ -59,20 +68,68 @@ def _failure_json(group: FailureGroup) -> dict[str, Any]:
             "sizes": _runs(group.sizes), "example": group.example, "message": group.message}
 
 
-def _symbol_json(sizes: SymbolSizes) -> dict[str, Any]:
+def _nearest_json(valid: ValidSet, target: int | None) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    below, above = valid.nearest(target)
+    return {"to": target, "below": below, "above": above}
+
+
+def _change_json(change: PaddingChange) -> dict[str, Any]:
+    return {"node": change.node, "axis": change.axis, "value": change.value, "was": change.was,
+            "output_padding": list(change.output_padding)}
+
+
+def _set_json(valid: ValidSet) -> dict[str, Any]:
+    """The issue's keys for a valid set (see :class:`shapecheck.sizes.NormalForm`)."""
+    form = valid.normal_form()
+    return {"modulus": form.modulus, "residues": list(form.residues), "min": form.minimum,
+            "exceptions": list(form.exceptions), "values": None if form.values is None else list(form.values)}
+
+
+def _suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": suggestion.kind, "widens": suggestion.widens, "text": suggestion.text}
+    if suggestion.changes:
+        out["changes"] = [_change_json(c) for c in suggestion.changes]
+    if suggestion.valid is not None:
+        out["valid"] = {"text": suggestion.valid.describe(), **_set_json(suggestion.valid),
+                        "proven": suggestion.valid.proven}
+    if suggestion.nodes:
+        out["nodes"] = list(suggestion.nodes)
+    if suggestion.formula is not None:
+        out["formula"] = suggestion.formula
+        out["python"] = suggestion.python
+    return out
+
+
+def _constant_fix_json(widening: Widening | None) -> dict[str, Any] | None:
+    if widening is None:
+        return None
+    return {
+        "classes": widening.classes, "served": widening.served, "serves_all": widening.serves_all,
+        "needs": [{"node": n.node, "axis": n.axis, "modulus": n.modulus, "by_residue": list(n.by_residue),
+                   "values": list(n.values)} for n in widening.needs],
+        "notes": list(widening.notes),
+    }
+
+
+def _symbol_json(sizes: SymbolSizes, near: int | None = None, widening: Widening | None = None) -> dict[str, Any]:
     valid = sizes.valid
     searched = [valid.searched_from, valid.searched_to] if valid.searched_to is not None else None
     return {
-        "valid": valid.describe(),
+        **_set_json(valid),
         "proven": sizes.proven,
+        "closed_forms": dict(sizes.closed_forms),
+        "nearest": _nearest_json(valid, near),
+        "widen": [_suggestion_json(s) for s in widening.suggestions] if widening is not None else [],
+        "constant_fix": _constant_fix_json(widening),
+        "valid": valid.describe(),
         "method": valid.method,
         "period_source": sizes.period_source,
         "start": valid.start,
         "period": valid.period,
-        "residues": sorted(valid.residues),
         "below": _runs(valid.below),
         "classes": [{"residue": r, "from": f} for r, f in valid.classes()],
-        "exceptions": valid.exceptions(),
         "every_from": valid.every_from(),
         "density": float(valid.density),
         "smallest": valid.smallest(EXAMPLES),
@@ -86,15 +143,45 @@ def _symbol_json(sizes: SymbolSizes) -> dict[str, Any]:
     }
 
 
-def sizes_document(analysis: SizeAnalysis) -> dict[str, Any]:
-    """The versioned JSON document of ``shapecheck sizes``."""
+def _class_json(symbol: str, failing: FailingClass) -> dict[str, Any]:
+    return {"symbol": symbol, "residue": failing.residue, "modulus": failing.modulus, "from": failing.first,
+            "node": failing.node, "kind": failing.kind, "example": failing.example, "message": failing.message}
+
+
+def near_targets(analysis: SizeAnalysis, near: int | Mapping[str, int] | None) -> dict[str, int]:
+    """``--near``: one size for every symbol, or a size per symbol name."""
+    if near is None:
+        return {}
+    if isinstance(near, int):
+        return dict.fromkeys(analysis.symbols, near)
+    return {name: value for name, value in near.items() if name in analysis.symbols}
+
+
+def sizes_document(
+    analysis: SizeAnalysis,
+    *,
+    near: int | Mapping[str, int] | None = None,
+    widen: Mapping[str, Widening] | None = None,
+) -> dict[str, Any]:
+    """The versioned JSON document of ``shapecheck sizes``.
+
+    ``near``: the size (or a size per symbol) whose nearest valid sizes are reported; ``widen``: the
+    suggestions of :func:`shapecheck.sizes.widen_suggestions`, computed here when not given.
+    """
     static = None
     if analysis.static is not None:
         verdict = analysis.static
         static = {"runs": verdict.ok, "node": verdict.node, "kind": verdict.kind, "message": verdict.message}
+    targets = near_targets(analysis, near)
+    if widen is None:
+        widen = widen_suggestions(analysis)
     return {
         "version": JSON_VERSION,
         "path": analysis.path,
+        "symbols": {name: _symbol_json(sizes, targets.get(name), widen.get(name))
+                    for name, sizes in analysis.symbols.items()},
+        "coupled": analysis.coupled,
+        "failures": [_class_json(name, c) for name, sizes in analysis.symbols.items() for c in sizes.failing_classes],
         "format": analysis.format,
         "inputs": {name: None if shape is None else [format_dim(d) for d in shape]
                    for name, shape in analysis.inputs.items()},
@@ -104,8 +191,8 @@ def sizes_document(analysis: SizeAnalysis) -> dict[str, Any]:
         "anchor": None if analysis.anchor is None else dict(analysis.anchor),
         "runs": not analysis.empty,
         "proven": analysis.proven,
-        "symbols": {name: _symbol_json(sizes) for name, sizes in analysis.symbols.items()},
-        "notes": list(analysis.notes),
+        "notes": ([_static_text(analysis, analysis.static)] if analysis.static is not None else [])
+        + list(analysis.notes),
         "propagations": analysis.propagations,
     }
 
@@ -146,19 +233,44 @@ def _failure_label(group: FailureGroup, sizes: SymbolSizes) -> str:
     return "; ".join(parts)
 
 
-def write_sizes_text(analysis: SizeAnalysis, out: TextIO) -> None:
-    """A plain-text report: per symbol, the valid set, how it was established, examples and failures."""
+def _nearest_text(valid: ValidSet, target: int) -> str:
+    below, above = valid.nearest(target)
+    if below == target:
+        return f"nearest to {target}: {target} itself (valid)"
+    low = f"{below} below" if below is not None else "none below"
+    high = f"{above} above" if above is not None else ("none above" if valid.searched_to is None
+                                                        else f"none above up to {valid.searched_to}")
+    return f"nearest to {target}: {low}, {high}"
+
+
+def _static_text(analysis: SizeAnalysis, verdict: Verdict) -> str:
+    bound = ", ".join(f"{k}={v}" for k, v in analysis.bound.items())
+    lead = (f"every symbolic dim is bound ({bound}): the input shape is fixed" if bound
+            else "no symbolic dims: the input shape is fixed")
+    if verdict.ok:
+        return f"{lead}, and the model runs at it"
+    return f"{lead}, and the model FAILS at it: {verdict.node!r} ({verdict.kind}): {verdict.message}"
+
+
+def write_sizes_text(
+    analysis: SizeAnalysis,
+    out: TextIO,
+    *,
+    near: int | Mapping[str, int] | None = None,
+    widen: Mapping[str, Widening] | None = None,
+) -> None:
+    """A plain-text report: per symbol, the valid set, how it was established, the smallest and the nearest
+    valid sizes, where the other sizes fail, and what would widen the set (``near`` and ``widen`` as in
+    :func:`sizes_document`)."""
     inputs = ", ".join(f"{name!r} {_shape_text(shape)}" for name, shape in analysis.inputs.items())
     bound = ", ".join(f"{k}={v}" for k, v in analysis.bound.items())
     print(f"{analysis.path} ({analysis.format}): input {inputs}" + (f", with {bound}" if bound else ""), file=out)
     if analysis.static is not None:
-        verdict = analysis.static
-        if verdict.ok:
-            print("no symbolic dims: the input shape is fixed, and the model runs at it", file=out)
-        else:
-            print(f"no symbolic dims: the input shape is fixed, and the model fails at it: {verdict.node!r} "
-                  f"({verdict.kind}): {verdict.message}", file=out)
+        print(_static_text(analysis, analysis.static), file=out)
         return
+    targets = near_targets(analysis, near)
+    if widen is None:
+        widen = widen_suggestions(analysis)
     graph = analysis.graph
     symbols = [s for s in graph.symbols() if s not in analysis.bound] if graph is not None else list(analysis.symbols)
     for name, sizes in analysis.symbols.items():
@@ -168,6 +280,8 @@ def write_sizes_text(analysis: SizeAnalysis, out: TextIO) -> None:
         examples = valid.smallest(EXAMPLES)
         if examples:
             print(f"   smallest: {', '.join(map(str, examples))}", file=out)
+        if name in targets:
+            print(f"   {_nearest_text(valid, targets[name])}", file=out)
         if sizes.failures:
             labels = [(_failure_label(g, sizes), g) for g in sizes.failures]
             width = max(len(label) for label, _ in labels)
@@ -177,6 +291,18 @@ def write_sizes_text(analysis: SizeAnalysis, out: TextIO) -> None:
                       f"{group.message})", file=out)
         for note in sizes.notes:
             print(f"   note: {note}", file=out)
+        widening = widen.get(name)
+        if widening is not None and (widening.suggestions or widening.notes):
+            print("   to widen the set:", file=out)
+            for note in widening.notes:
+                print(f"     {note}", file=out)
+            varying = [n for n in widening.needs if len(n.values) > 1]
+            if varying and not widening.serves_all:
+                width = max(len(n.node) for n in varying)
+                for need in varying:
+                    print(f"       {(need.node + ':').ljust(width + 1)} {need_text(name, need)}", file=out)
+            for suggestion in widening.suggestions:
+                print(f"     - {suggestion.text}", file=out)
     for note in analysis.notes:
         print(f"note: {note}", file=out)
     if any(g.kind == "non-positive" for s in analysis.symbols.values() for g in s.failures):

@@ -57,7 +57,9 @@ from shapecheck.verify import FAILING_KINDS
 
 __all__ = [
     "DEFAULT_RANGE",
+    "FailingClass",
     "FailureGroup",
+    "NormalForm",
     "SizeAnalysis",
     "SymbolSizes",
     "ValidSet",
@@ -187,6 +189,59 @@ class ValidSet:
         """``H ≡ 0 (mod 8), from 8`` — the set in words (see :func:`describe_set`)."""
         return describe_set(self)
 
+    @property
+    def modulus(self) -> int | None:
+        """The smallest modulus the valid large sizes repeat with — a divisor of ``period`` (``1`` for "every
+        size from …") — or ``None`` when the set is finite or was searched."""
+        if self.searched_to is not None or not self.residues:
+            return None
+        return _smallest_period([r in self.residues for r in range(self.period)])
+
+    def normal_form(self) -> NormalForm:
+        """The set as residue classes with one minimum plus exceptions below it (see :class:`NormalForm`)."""
+        modulus = self.modulus
+        if modulus is None:
+            values = tuple(sorted(self.below))
+            return NormalForm(None, (), values[0] if values else None, (), values)
+        residues = frozenset(r % modulus for r in self.residues)
+        # the lowest threshold from which "x mod modulus in residues" is exact, moved up to a valid size
+        threshold = self.start
+        while threshold > 1 and ((threshold - 1) in self) == ((threshold - 1) % modulus in residues):
+            threshold -= 1
+        minimum = next(x for x in itertools.count(threshold) if x in self)
+        exceptions = tuple(sorted(x for x in self.below if x < minimum))
+        return NormalForm(modulus, tuple(sorted(residues)), minimum, exceptions, None)
+
+    def next_valid(self, size: int) -> int | None:
+        """The smallest valid size ``>= size`` (``None`` when there is none, or none known)."""
+        return self.nearest(max(1, size))[1]
+
+
+@dataclass(frozen=True, slots=True)
+class NormalForm:
+    """A valid set as ``shapecheck sizes --format json`` writes it.
+
+    Infinite set: ``x`` is valid iff ``x >= minimum`` and ``x % modulus in residues``, or ``x in
+    exceptions`` (all below ``minimum``); ``minimum`` is itself valid, and ``modulus`` is the smallest
+    that describes the set. Finite (or searched) set: ``modulus`` is ``None`` and ``values`` lists it,
+    ``minimum`` being its smallest value (``None`` when it is empty).
+    """
+
+    modulus: int | None
+    residues: tuple[int, ...]
+    minimum: int | None
+    exceptions: tuple[int, ...]
+    values: tuple[int, ...] | None
+
+
+def _smallest_period(labels: Sequence[Any]) -> int:
+    """The smallest ``d`` dividing ``len(labels)`` with ``labels[r] == labels[(r + d) % len]`` for all ``r``."""
+    size = len(labels)
+    for d in range(1, size + 1):
+        if size % d == 0 and all(labels[r] == labels[(r + d) % size] for r in range(size)):
+            return d
+    return size
+
 
 @dataclass(frozen=True)
 class FailureGroup:
@@ -204,6 +259,21 @@ class FailureGroup:
     sizes: tuple[int, ...]
     example: int
     message: str
+
+
+@dataclass(frozen=True)
+class FailingClass:
+    """One invalid residue class: every ``x ≡ residue (mod modulus)`` from ``first`` on fails at ``node``
+    (the first failing node in topological order) for the same reason; ``message`` is what fails at
+    ``example`` (``== first``). ``modulus`` is the smallest for which the failing node repeats."""
+
+    residue: int
+    modulus: int
+    first: int
+    node: str
+    kind: str
+    message: str
+    example: int
 
 
 @dataclass(frozen=True)
@@ -225,6 +295,11 @@ class SymbolSizes:
     margin: int
     notes: tuple[str, ...]
     propagations: int
+    #: One entry per invalid residue class (empty for a searched set).
+    failing_classes: tuple[FailingClass, ...] = ()
+    #: ``tensor -> expression`` for the spatial sizes of this symbol at resampling nodes, joins and
+    #: outputs (``"2*floor(H/8)"``), where the engine has one.
+    closed_forms: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def proven(self) -> bool:
@@ -246,6 +321,8 @@ class SizeAnalysis:
     notes: tuple[str, ...] = ()
     propagations: int = 0
     graph: ModelGraph | None = field(default=None, compare=False, repr=False)
+    #: The ``input_shapes`` the analysis was made with (replacing declared input shapes).
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @property
     def proven(self) -> bool:
@@ -257,6 +334,20 @@ class SizeAnalysis:
         if self.static is not None:
             return not self.static.ok
         return any(s.valid.empty for s in self.symbols.values())
+
+    @property
+    def coupled(self) -> list[list[str]]:
+        """Groups of symbols whose valid sizes depend on each other (searched, not proven), sorted."""
+        groups: list[set[str]] = []
+        for name, sizes in self.symbols.items():
+            if sizes.independence != "coupled":
+                continue
+            group = {name, *sizes.coupled_with}
+            for other in [g for g in groups if g & group]:
+                group |= other
+                groups.remove(other)
+            groups.append(group)
+        return sorted(sorted(g) for g in groups)
 
     def accepts(self, dims: Mapping[str, int]) -> bool | None:
         """Whether the model runs at ``dims`` (a value per free symbol); ``None`` when unknown (coupled
@@ -662,6 +753,73 @@ def _failures(outcome: _Outcome) -> tuple[FailureGroup, ...]:
     return tuple(out)
 
 
+def _failing_classes(outcome: _Outcome) -> tuple[FailingClass, ...]:
+    """The invalid residue classes of a periodic result, modulo the smallest period of the failing nodes."""
+    valid = outcome.valid
+    if valid.searched_to is not None:
+        return ()
+    verdicts = outcome.verdicts
+    start, period = valid.start, valid.period
+    labels = [verdicts[start + (r - start) % period] for r in range(period)]
+    modulus = _smallest_period([(v.ok, v.node, v.kind) for v in labels])
+    out = []
+    for residue in range(modulus):
+        verdict = labels[residue]
+        if verdict.ok or verdict.node is None or verdict.kind is None:
+            continue
+        first = start + (residue - start) % modulus
+        while first - modulus >= 1:
+            earlier = verdicts.get(first - modulus)
+            if earlier is None or earlier.ok or (earlier.node, earlier.kind) != (verdict.node, verdict.kind):
+                break
+            first -= modulus
+        message = verdicts[first].message if first in verdicts else verdict.message
+        out.append(FailingClass(residue, modulus, first, verdict.node, verdict.kind, message, first))
+    return tuple(out)
+
+
+def _slope(dim: Any, name: str) -> Fraction | None:
+    """The growth of ``dim`` per unit of ``name`` (0 for a constant), ``None`` when not quasi-affine."""
+    if isinstance(dim, int):
+        return Fraction(0)
+    if not isinstance(dim, Expr):
+        return None
+    if name not in dim.symbols():
+        return Fraction(0)
+    try:
+        return quasi_affine(dim, name).slope
+    except NotQuasiAffine:
+        return None
+
+
+def _closed_forms(graph: ModelGraph, free: Propagation, name: str) -> dict[str, str]:
+    """``tensor -> expression`` for the spatial dims (axis 2 on) that depend on ``name`` alone, at the
+    outputs of nodes that rescale them (strided convs and pools, transposed convs, resizes, depth-to-space:
+    the slope in ``name`` changes), of joins that compare sizes (Concat, Add, …), and of the graph."""
+    joins = {node.name for node in graph.joins() if node.op in _ALIGNED}
+    outputs = set(graph.outputs)
+    forms: dict[str, str] = {}
+    for node in graph.topological_order():
+        data = graph.data_inputs(node)
+        source = free.shape(data[0]) if data else None
+        for tensor in node.outputs:
+            shape = free.shape(tensor) if tensor else None
+            if shape is None or len(shape) < 3:
+                continue
+            found = []
+            for axis in range(2, len(shape)):
+                dim = shape[axis]
+                if not isinstance(dim, Expr) or dim.symbols() != {name}:
+                    continue
+                before = source[axis] if source is not None and len(source) == len(shape) else None
+                rescaled = _slope(dim, name) != _slope(before, name) or _slope(dim, name) is None
+                if node.name in joins or tensor in outputs or rescaled:
+                    found.append((axis, str(dim)))
+            for axis, text in found:
+                forms[tensor if len(found) == 1 else f"{tensor}[{axis}]"] = text
+    return forms
+
+
 # -- several symbols -----------------------------------------------------------------------------------------
 def _coupling(graph: ModelGraph, free: Propagation, symbols: Sequence[str]) -> tuple[dict[str, set[str]], bool]:
     """Which symbols are coupled with which (a size of two symbols, a product, a join comparing two
@@ -888,7 +1046,7 @@ def analyse_sizes(
     if not free_symbols:
         verdict, _ = evaluator.run(bound)
         return SizeAnalysis(graph.path, graph.format, inputs, bound, {}, None, verdict, search_range,
-                            propagations=evaluator.count, graph=graph)
+                            propagations=evaluator.count, graph=graph, input_shapes=dict(input_shapes or {}))
     free = propagate(graph, dims=bound, input_shapes=input_shapes)
     evaluator.count += 1
     coupled, all_known = _coupling(graph, free, free_symbols)
@@ -966,9 +1124,10 @@ def analyse_sizes(
             independence=independence,
             coupled_with=tuple(sorted(set(outcome.coupled_with) | coupled[name])),
             period_source=outcome.period_source, margin=margin, notes=tuple(outcome.notes),
-            propagations=len(outcome.verdicts))
+            propagations=len(outcome.verdicts), failing_classes=_failing_classes(outcome),
+            closed_forms=_closed_forms(graph, free, name))
     return SizeAnalysis(graph.path, graph.format, inputs, bound, results, anchor, None, search_range,
-                        tuple(notes), evaluator.count, graph)
+                        tuple(notes), evaluator.count, graph, dict(input_shapes or {}))
 
 
 def _second_values(outcomes: Mapping[str, _Outcome], held: Mapping[str, int], name: str,
