@@ -197,10 +197,48 @@ def repair_join(analysis: Analysis, join: str, tensors: Sequence[str]) -> JoinRe
                              value=list(value) if isinstance(value, tuple) else value,
                              holds_for=holds_for(analysis, [patch], axes, join), safe=safe, confirmed=confirmed,
                              note=note))
+    fixes += _crop_fixes(analysis, join, sizes, gone)
     fixes += _input_size_fixes(analysis, join, tensors, gone)
     repair = JoinRepair(join, tuple(fixes), upsampler)
     cache[join] = repair
     return repair
+
+
+def _crop_fixes(analysis: Analysis, join: str, sizes: dict[str, tuple[Any, ...]],
+                gone: set[tuple[str, str, Any]]) -> list[Fix]:
+    """Crop the larger input of the join to the smaller one (the original U-Net's crop-and-copy).
+
+    Unsafe: the cropped rows are data the model then ignores. Verified by re-propagating a copy of the
+    graph with a Slice inserted before the join, and by executing that Slice on a probe.
+    """
+    from shapecheck.verify import insert_crop
+
+    known = {t: s for t, s in sizes.items() if s and all(isinstance(d, int) for d in s)}
+    if len(known) != len(sizes) or len({len(s) for s in known.values()}) != 1:
+        return []
+    smallest = tuple(min(s[a] for s in known.values()) for a in range(len(next(iter(known.values())))))
+    fixes = []
+    for tensor, here in known.items():
+        if here == smallest or any(h < m for h, m in zip(here, smallest, strict=True)):
+            continue
+        patched, crop = insert_crop(analysis.graph, join, tensor, smallest)
+        after = propagate(patched, dims=analysis.result.bindings, input_shapes=analysis.result.input_shapes)
+        now = failing_facts(after)
+        if now & gone or not now <= failing_facts(analysis.result):
+            continue
+        confirmed = False
+        if analysis.confirm:
+            run = execute_branch(after, [patched.nodes[crop]], memory_budget=analysis.memory_budget)
+            confirmed = run.confirmed and tuple(run.sizes.get(f"{crop}:output", ())) == smallest
+        producer = analysis.graph.producer(tensor)
+        label = repr(producer.name) if producer else f"input {tensor!r}"
+        dropped = ", ".join(f"{h - m} on axis {a + 2}" for a, (h, m) in enumerate(zip(here, smallest, strict=True))
+                            if h != m)
+        fixes.append(Fix(title=f"crop the output of {label} to {list(smallest)} before {join!r} (drops {dropped})",
+                         node=join, attribute=None, value={"tensor": tensor, "sizes": list(smallest)},
+                         holds_for=f"the checked size ({_checked(analysis)}); a crop computed from the shapes at "
+                                   "run time holds for every size", safe=False, confirmed=confirmed, kind="crop"))
+    return fixes
 
 
 def _encoder_candidates(analysis: Analysis, branch: Branch, short_by: dict[int, int]) -> list[

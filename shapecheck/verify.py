@@ -57,6 +57,39 @@ def apply_patches(graph: ModelGraph, patches: Sequence[Patch]) -> ModelGraph:
     )
 
 
+def insert_crop(graph: ModelGraph, join: str, tensor: str, sizes: Sequence[int]) -> tuple[ModelGraph, str]:
+    """A copy of ``graph`` where ``tensor`` passes through a Slice keeping its first ``sizes`` positions on
+    the spatial axes before it enters ``join`` — the crop-and-copy of the original U-Net. Returns the
+    graph and the crop node's name."""
+    import numpy as np
+
+    from shapecheck.graph import TensorSpec
+
+    crop = f"{join}/crop({tensor})"
+    cropped = f"{crop}:output"
+    axes = list(range(2, 2 + len(sizes)))
+    constants = dict(graph.constants)
+    names = []
+    for part, values in (("starts", [0] * len(sizes)), ("ends", list(sizes)), ("axes", axes)):
+        name = f"{crop}:{part}"
+        constants[name] = TensorSpec((len(values),), np.array(values, dtype=object), 7)
+        names.append(name)
+    nodes: list[Node] = []
+    for node in sorted(graph.nodes.values(), key=lambda n: n.index):
+        if node.name == join:
+            nodes.append(Node(crop, "Slice", (tensor, *names), (cropped,), {"crop": 1}, index=len(nodes)))
+            inputs = tuple(cropped if t == tensor else t for t in node.inputs)
+            node = Node(node.name, node.op, inputs, node.outputs, node.attrs, node.domain, node.location, node.index)
+        nodes.append(Node(node.name, node.op, node.inputs, node.outputs, node.attrs, node.domain, node.location,
+                          len(nodes)))
+    patched = ModelGraph(
+        path=graph.path, format=graph.format, nodes=nodes, inputs=graph.inputs, outputs=graph.outputs,
+        constants=constants, value_info=graph.value_info, dim_defaults=graph.dim_defaults, opset=graph.opset,
+        notes=graph.notes,
+    )
+    return patched, crop
+
+
 def failing_facts(result: Propagation) -> set[tuple[str, str, Any]]:
     """(node, kind, axis) of every fact that means a runtime would fail."""
     return {(f.node, f.kind.value, f.data.get("axis")) for f in result.facts if f.kind in FAILING_KINDS}
@@ -129,6 +162,13 @@ def _run_node(node: Node, sizes: list[tuple[int, ...]], result: Propagation) -> 
         return tuple(out.shape[2:])
     if node.op in _SHAPE_PRESERVING:
         return spatial
+    if node.op == "Slice" and node.attr("crop") and len(node.inputs) >= 4:
+        # A crop inserted by a fix: constant starts/ends on spatial axes, executed as NumPy slicing.
+        starts, ends, axes = (result.tensors[name].value for name in node.inputs[1:4])
+        window = [slice(None)] * len(spatial)
+        for start, end, axis in zip(starts.flat, ends.flat, axes.flat, strict=True):
+            window[int(axis) - 2] = slice(int(start), int(end))
+        return tuple(np.zeros(spatial, np.uint8)[tuple(window)].shape)
     if node.op in _BINARY:  # NumPy broadcasting, as ONNX's multidirectional broadcasting
         try:
             return tuple(np.broadcast_shapes(*sizes))

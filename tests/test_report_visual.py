@@ -250,7 +250,7 @@ def test_check_markdown_is_a_headline_and_one_row_per_finding(capsys) -> None:
     assert len(rows) == 10
     assert all(row.count(" | ") == 4 for row in rows), "a | in a message would split its cell"
     join = next(r for r in rows if "`/ups.2/Concat`" in r)
-    assert "✓ set output_padding of '/ups.2/up/ConvTranspose' to [1, 1]" in join and "(+3 more)" in join
+    assert "✓ set output_padding of '/ups.2/up/ConvTranspose' to [1, 1]" in join and "(+4 more)" in join
 
 
 def test_check_markdown_when_clean_and_when_unreadable(tmp_path) -> None:
