@@ -188,7 +188,8 @@ def _memo_key(node: Node, inputs: list[Tensor | None]) -> Hashable | None:
         if tensor is None:
             shapes.append(None)
         elif tensor.value is not None:
-            shapes.append((tensor.shape, tuple(tensor.value.flat)))
+            # reshape, not .flat: NumPy's flat iterator stops at 32 dims, a hostile constant has 64
+            shapes.append((tensor.shape, tuple(tensor.value.reshape(-1))))
         else:
             shapes.append(tensor.shape)
     key = (node.op, node.domain, len(node.outputs), tuple(node.attrs.items()), tuple(shapes))

@@ -246,3 +246,14 @@ def test_an_escape_beyond_unicode_in_a_quoted_yaml_string_is_a_load_error(tmp_pa
     path = tmp_path / "escape.yaml"
     path.write_text('shapecheck: 1\ninputs: {x: [1, 1, 8, 8]}\nname: "\\U0011ffff"\nlayers: [{op: relu}]\n')
     _one_line_error(_check(path), ":3:", "chr() arg not in range")
+
+
+def test_a_constant_with_64_dims_is_propagated(tmp_path) -> None:
+    """The walk's memo key iterated values with ``.flat``, which NumPy limits to 32 dims: RuntimeError."""
+    constant = numpy_helper.from_array(np.ones((1,) * 64, np.int64), "c")
+    node = helper.make_node("Identity", ["c"], ["y"], name="same")
+    graph = helper.make_graph([node], "g", [], [helper.make_tensor_value_info("y", TensorProto.INT64, None)],
+                              [constant])
+    path = tmp_path / "deep.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    assert _check(path).error is None
