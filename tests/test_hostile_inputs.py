@@ -249,7 +249,8 @@ def test_an_escape_beyond_unicode_in_a_quoted_yaml_string_is_a_load_error(tmp_pa
 
 
 def test_a_constant_with_64_dims_is_propagated(tmp_path) -> None:
-    """The walk's memo key iterated values with ``.flat``, which NumPy limits to 32 dims: RuntimeError."""
+    """The walk's memo key (and the value rules, and the HTML view) iterate values with ``.flat``, which
+    NumPy limits to 32 dims: RuntimeError. Such a constant keeps its shape but is not read as a value."""
     constant = numpy_helper.from_array(np.ones((1,) * 64, np.int64), "c")
     node = helper.make_node("Identity", ["c"], ["y"], name="same")
     graph = helper.make_graph([node], "g", [], [helper.make_tensor_value_info("y", TensorProto.INT64, None)],

@@ -33,6 +33,8 @@ __all__ = ["MAX_VALUE_ELEMENTS", "graph_from_model", "load_onnx"]
 
 #: Tensors up to this many elements are read as values (shape arithmetic); larger ones keep only a shape.
 MAX_VALUE_ELEMENTS = 64
+#: ... and up to this rank: NumPy's flat iterator (used throughout the value rules) stops at 32 dims.
+MAX_VALUE_RANK = 32
 #: Default largest file read, in bytes; a model larger than this is refused with a clear message.
 MAX_FILE_BYTES = 2 << 30
 
@@ -108,7 +110,7 @@ def _tensor_value(tensor: TensorProto) -> Any:
     """
     if any(d < 0 for d in tensor.dims):
         raise LoadError(f"tensor {_text(tensor.name)!r} has a negative dim: {list(tensor.dims)}")
-    if _is_external(tensor) or math.prod(tensor.dims) > MAX_VALUE_ELEMENTS:
+    if _is_external(tensor) or math.prod(tensor.dims) > MAX_VALUE_ELEMENTS or len(tensor.dims) > MAX_VALUE_RANK:
         return None
     if tensor.data_type not in _INTEGER_TYPES and tensor.data_type not in _FLOAT_TYPES:
         return None
