@@ -345,15 +345,25 @@ _POOL: list[ThreadPoolExecutor] = []
 
 
 def _parallel(fn: Callable[[int], None], items: Sequence[int]) -> None:
-    """Run ``fn`` on every item, on a thread per core (NumPy releases the GIL inside its loops)."""
-    if _workers() == 1 or len(items) == 1:
+    """Run ``fn`` on every item, the items split into one contiguous share per core.
+
+    NumPy releases the GIL inside its loops, so the shares run in parallel. The caller's thread takes
+    the first share itself, so a call wakes only ``cores - 1`` pool threads.
+    """
+    workers = min(_workers(), len(items))
+    size = -(-len(items) // workers)
+    shares = [items[i * size : (i + 1) * size] for i in range(workers)]
+    if workers == 1:
         for item in items:
             fn(item)
         return
     if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="shapecheck-kernel"))
-    for _ in _POOL[0].map(fn, items):
-        pass
+        _POOL.append(ThreadPoolExecutor(max_workers=_workers() - 1, thread_name_prefix="shapecheck-kernel"))
+    pending = [_POOL[0].submit(lambda share=share: [fn(item) for item in share]) for share in shares[1:]]
+    for item in shares[0]:
+        fn(item)
+    for future in pending:
+        future.result()
 
 
 def _add_bias(out: np.ndarray, b: object, channels: int, name: str = "b") -> np.ndarray:
