@@ -258,3 +258,20 @@ def test_a_constant_with_64_dims_is_propagated(tmp_path) -> None:
     path = tmp_path / "deep.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     assert _check(path).error is None
+
+
+@pytest.mark.parametrize("attrs", [
+    {"output_shape": [12]},                           # one value for two spatial axes: IndexError in the rule
+    {"output_padding": [-4, 0]},                      # negative: reported, then SpecError from the arithmetic
+    {"output_padding": [-4, 0], "output_shape": [12, 12]},
+])
+def test_malformed_conv_transpose_attributes_are_findings_not_internal_errors(tmp_path, attrs) -> None:
+    weight = numpy_helper.from_array(np.ones((1, 1, 2, 2), np.float32), "w")
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[2, 2], strides=[2, 2],
+                            **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    path = tmp_path / "up.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    findings = _check(path).findings
+    assert "SC901" not in {f.code for f in findings}, [f.message for f in findings]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from shapecheck import arith
 from shapecheck.arith import AutoPad
+from shapecheck.errors import SpecError
 from shapecheck.facts import FactKind
 from shapecheck.graph import Node
 from shapecheck.ops import op
@@ -158,6 +159,10 @@ def conv_transpose(node: Node, inputs: list[Tensor | None], ctx: Context) -> lis
         return [UNKNOWN]
     if output_shape is not None:
         output_shape = tuple(int(v) for v in output_shape)[-rank:]
+        if len(output_shape) != rank:
+            ctx.fact(FactKind.RANK_MISMATCH, f"output_shape has {len(output_shape)} values for {rank} spatial axes",
+                     attribute="output_shape")
+            return [UNKNOWN]
     for axis, (pad, s, d) in enumerate(zip(output_padding, spatial.strides, spatial.dilations)):
         if pad < 0 or pad >= arith.output_padding_limit(s, d):
             ctx.fact(FactKind.BAD_ATTRIBUTE,
@@ -180,15 +185,21 @@ def conv_transpose(node: Node, inputs: list[Tensor | None], ctx: Context) -> lis
             target = output_shape[axis] if output_shape is not None else n * s
             if output_shape is not None and isinstance(n, int):
                 _check_output_shape_reachable(ctx, axis, n, k, s, d, target)
-            axis_pads = arith.conv_transpose_auto_pads(
-                n, k, spatial.auto_pad, stride=s, dilation=d, output_padding=extra, output_shape=target
-            ) if isinstance(n, int) else None
+            try:
+                axis_pads = arith.conv_transpose_auto_pads(
+                    n, k, spatial.auto_pad, stride=s, dilation=d, output_padding=extra, output_shape=target
+                ) if isinstance(n, int) else None
+            except SpecError:  # a negative output_padding, already reported above
+                axis_pads = None
             sizes.append(target)
             pads.append(axis_pads)
             inference_sizes.append(target + extra if same and output_shape is None else target)
             continue
         axis_pads = (0, 0) if spatial.auto_pad is AutoPad.VALID else spatial.pads[axis]
-        out = arith.conv_transpose_out(n, k, stride=s, pads=axis_pads, dilation=d, output_padding=extra)
+        try:
+            out = arith.conv_transpose_out(n, k, stride=s, pads=axis_pads, dilation=d, output_padding=extra)
+        except SpecError:  # a negative output_padding, already reported above: no size follows from it
+            out = None
         sizes.append(out)
         pads.append(axis_pads)
         inference_sizes.append(out)
