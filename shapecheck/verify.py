@@ -237,6 +237,8 @@ def probe_cost(node: Node, spatial: Sequence[int], kernel_shape: Sequence[int] |
     The kernel holds a few float32 arrays of that size at once (:data:`_BYTES_PER_ELEMENT`), plus the
     weight and the scatter method's contributions (the kernel caps them at 2**24 values).
     """
+    if node.op == "Slice" and node.attrs.get("crop"):  # a fix's crop: NumPy slicing of a uint8 probe
+        return ProbeCost(math.prod(max(n, 1) for n in spatial) + (1 << 16), 1, 0)
     if node.op not in _EXECUTED:
         return ProbeCost(0, 0, 0)
     attrs, rank = node.attrs, len(spatial)
