@@ -331,7 +331,9 @@ def conv_transpose_auto_pads(
     Follows the ONNX spec: total padding ``s(n−1) + output_padding + d(k−1)+1 − target`` where the target
     is ``output_shape`` when given, else ``n·s`` for SAME_*. SAME_UPPER puts the odd extra pad at the end;
     otherwise (SAME_LOWER, or NOTSET with output_shape) at the begin — onnxruntime agrees on the latter.
-    A negative total is clamped to 0, as onnxruntime does.
+    A negative total (``output_shape`` beyond the natural output) gives pads ``(0, 0)``: onnxruntime then
+    extends the output with zeros at the end, by at most ``stride − 1`` positions, and rejects a longer
+    ``output_shape`` (the ConvTranspose rule reports that as a runtime rejection).
     """
     _check_positive("stride", stride)
     if output_shape is None:
