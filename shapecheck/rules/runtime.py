@@ -143,30 +143,31 @@ def baked_size(analysis: Analysis) -> Iterable[Finding]:
     """
     if not analysis.graph.symbols():
         return
-    from shapecheck.fix import MAX_PERIOD, axis_symbols, describe_residues, stride_period, valid_residues
+    from shapecheck.sizes import analyse_sizes, valid_sets_with
     from shapecheck.verify import Patch
 
-    for node in analysis.graph.topological_order():
-        if node.op != "ConvTranspose":
-            continue
-        padding = tuple(analysis.details(node.name).get("output_padding", ()))
-        if not any(padding):
-            continue
-        axes = [axis + 2 for axis, value in enumerate(padding) if value]
-        symbols = axis_symbols(analysis, axes)
-        period = stride_period(analysis, axes[0] - 2)
-        if not symbols or not 2 <= period <= MAX_PERIOD:
-            continue
-        bound = [analysis.result.bindings[s] for s in symbols if s in analysis.result.bindings]
-        base = max(bound) if bound else 4 * period
-        with_it = valid_residues(analysis, [], symbols, period, base)
-        without = valid_residues(analysis, [Patch(node.name, {"output_padding": (0,) * len(padding)})], symbols,
-                                 period, base)
-        if set(without) - set(with_it):
-            name = "=".join(symbols)
-            held = describe_residues(name, with_it, period, base) if with_it else "no size"
-            yield analysis.finding(
-                "SC502", node.name,
-                f"output_padding {list(padding)} is baked for one class of sizes: the model works for {held}, "
-                f"but without it for {describe_residues(name, without, period, base)}; the padding a "
-                "transposed conv needs depends on the input size")
+    transposed = [n for n in analysis.graph.topological_order() if n.op == "ConvTranspose"
+                  and any(analysis.details(n.name).get("output_padding", ()))]
+    if not transposed:
+        return
+    shapes = analysis.result.input_shapes or None
+    as_is = analyse_sizes(analysis.graph, input_shapes=shapes)
+    for node in transposed:
+        padding = tuple(analysis.details(node.name)["output_padding"])
+        zeros = Patch(node.name, {"output_padding": (0,) * len(padding)})
+        without = valid_sets_with(analysis.graph, [zeros], input_shapes=shapes)
+        for symbol, sizes in as_is.symbols.items():
+            other = without.symbols.get(symbol)
+            if other is None or sizes.valid.searched_to is not None:
+                continue
+            window = range(1, 4 * max(sizes.valid.period, other.valid.period, 1) + sizes.valid.start + 1)
+            lost = [n for n in window if n in other.valid and n not in sizes.valid]
+            if lost:
+                yield analysis.finding(
+                    "SC502", node.name,
+                    f"output_padding {list(padding)} is baked for one class of sizes: the model runs for "
+                    f"{sizes.valid.describe()}, but with output_padding 0 for {other.valid.describe()} (e.g. "
+                    f"{symbol}={lost[0]} runs only without it); the padding a transposed conv needs depends on "
+                    "the input size",
+                    data={"symbol": symbol, "with": sizes.valid.describe(), "without": other.valid.describe()})
+                break
