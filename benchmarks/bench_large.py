@@ -57,10 +57,8 @@ if sys.argv[2] == "onnx.load":
     import onnx
     onnx.load(sys.argv[3], load_external_data=False)
     code = 0
-elif sys.argv[2] == "imports":  # everything a check of an ONNX model imports, and no model
-    import numpy, onnx, shapecheck.check, shapecheck.cli, shapecheck.fix, shapecheck.kernel, shapecheck.load.onnx
-    import shapecheck.report.text, shapecheck.rules, shapecheck.sizes
-    shapecheck.rules.all_rules()
+elif sys.argv[2] == "imports":  # the interpreter and the libraries a check uses, without shapecheck
+    import networkx, numpy, onnx
     code = 0
 else:
     from shapecheck.cli import main
@@ -179,6 +177,9 @@ def measure(watched: str, *argv: str) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=int, default=180, help="channels of the first level (180: about 1 GB)")
+    parser.add_argument("--deep", type=int, default=100_000,
+                        help="also check a synthetic U-Net chain of this many nodes (0: skip), to show how memory "
+                        "scales with the graph itself")
     parser.add_argument("--keep", metavar="DIR", help="write the models here and keep them")
     args = parser.parse_args()
     root = args.keep or tempfile.mkdtemp(prefix="shapecheck-large-")
@@ -201,7 +202,7 @@ def main() -> int:
               f"{generated:.1f} s")
         at_256, at_255 = ("--dim", "H=256", "--dim", "W=256"), ("--dim", "H=255", "--dim", "W=255")
         runs = {
-            "imports": ("baseline 1: interpreter + what check imports", ("imports",)),
+            "imports": ("baseline 1: python + onnx + numpy + networkx", ("imports",)),
             "width1": ("baseline 2: check the same U-Net at width 1", ("check", width1, *at_255)),
             "onnx": ("onnx.load(model, load_external_data=False)", ("onnx.load", model)),
             "alone": ("check model.onnx alone (no weights.bin)", ("check", alone, *at_255)),
@@ -222,11 +223,25 @@ def main() -> int:
         weights_mb = os.path.getsize(weights) / 2**20
         print(f"\ngraph without weights (model.onnx): {graph_mb:.3f} MB; weights: {weights_mb:.0f} MB")
         print(f"peak RSS checking the model with its weights: {worst:.1f} MB raw "
-              f"= {worst / graph_mb:.0f}x the graph (the interpreter, onnx and NumPy alone are "
+              f"= {worst / graph_mb:.0f}x the graph (the interpreter and the libraries alone: "
               f"{results['imports']['peak_mb']:.1f} MB)")
-        print(f"  above baseline 1 (imports): {above_imports:.1f} MB = {above_imports / graph_mb:.1f}x the graph")
+        print(f"  above baseline 1 (libraries): {above_imports:.1f} MB = {above_imports / graph_mb:.0f}x the graph "
+              "(shapecheck's code and working set)")
         print(f"  above baseline 2 (same U-Net, width 1): {worst - results['width1']['peak_mb']:+.1f} MB; "
               f"above model.onnx checked without weights.bin: {worst - results['alone']['peak_mb']:+.1f} MB")
+        if args.deep:
+            sys.path.insert(0, HERE)
+            from synthetic import unet_chain
+
+            deep = os.path.join(root, "deep.onnx")
+            onnx.save_model(unet_chain(args.deep), deep, save_as_external_data=True, location="deep_weights.bin",
+                            size_threshold=0)
+            deep_mb = os.path.getsize(deep) / 2**20
+            result = measure(os.path.join(root, "deep_weights.bin"), "check", deep)
+            above = result["peak_mb"] - results["imports"]["peak_mb"]
+            print(f"\na deep graph: synthetic U-Net chain, {args.deep} nodes, model.onnx {deep_mb:.2f} MB: check "
+                  f"{result['seconds']:.1f} s, peak {result['peak_mb']:.1f} MB raw, {above:.1f} MB above baseline 1 "
+                  f"= {above / deep_mb:.0f}x the graph (shapecheck's node objects, shapes and facts vs protobuf)")
         never_opened = all(r["audit_opens"] == 0 and not r["inotify_opens"] for r in checked)
         print(f"weights.bin never opened while checking: {'yes' if never_opened else 'NO'}")
         return 0 if never_opened else 1
