@@ -220,6 +220,7 @@ class Summary:
         default_factory=lambda: defaultdict(lambda: defaultdict(Counter)))
     failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     internal: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
     unclear: Counter[str] = field(default_factory=Counter)
     slowest: list[tuple[float, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -233,6 +234,7 @@ class Summary:
                 self.failures[f"{outcome}: {detail}"].append(where)
             elif outcome == "report-sc901":
                 self.internal[detail] += 1
+                self.examples.setdefault(detail, where)
             elif outcome == "unclear-error":
                 self.unclear[detail] += 1
             self.slowest.append((elapsed, where))
@@ -255,7 +257,7 @@ class Summary:
                             for group in ("onnx", "yaml")},
             "failures": {k: v[:5] for k, v in sorted(self.failures.items())},
             "failed": self.failed,
-            "sc901": dict(self.internal.most_common(20)),
+            "sc901": {text: [count, self.examples.get(text)] for text, count in self.internal.most_common(20)},
             "unclear_errors": dict(self.unclear.most_common(20)),
             "slowest": [[round(s, 3), w] for s, w in sorted(self.slowest, reverse=True)[:5]],
             "seconds": round(self.seconds, 1),
@@ -375,7 +377,8 @@ def print_summary(summary: Summary, out_dir: str) -> None:
         if table:
             print(f"\n{label}:")
             for text, count in table.items():
-                print(f"  {count:6}  {text}")
+                count, where = count if isinstance(count, list) else (count, None)
+                print(f"  {count:6}  {text}" + (f"  e.g. {where}" if where else ""))
     if summary.failures:
         print(f"\nFAILURES ({summary.failed}; inputs kept in {out_dir}):")
         for text, where in sorted(summary.failures.items()):
