@@ -52,6 +52,16 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
+def _texts(values: Iterable[str | bytes]) -> tuple[str, ...]:
+    """Repeated string fields as text; the common all-``str`` case without a call per item."""
+    items = tuple(values)
+    try:
+        "".join(items)  # C-speed test that every item is a str
+    except TypeError:
+        return tuple(map(_text, items))
+    return items
+
+
 def _read(path: str, max_bytes: int) -> onnx.ModelProto:
     data = read_model_bytes(path, max_bytes, "ONNX")
     try:
@@ -191,7 +201,8 @@ def _kinds_in_any_version() -> dict[str, dict[str, frozenset[int]]]:
     return {op: {name: frozenset(k) for name, k in attrs.items()} for op, attrs in kinds.items()}
 
 
-def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int) -> None:
+def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int,
+                     attributes: tuple[tuple[str, int], ...], inputs: tuple[str, ...]) -> None:
     """A standard op's node that its schema does not allow is a malformed model; say so here, once,
     instead of letting an op rule trip over it (onnxruntime refuses such a model at load time, too):
 
@@ -199,25 +210,33 @@ def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int) -> N
       where a list belongs;
     * a required input missing or given as ``""`` (a MaxPool without input), or more inputs than the op
       takes.
+
+    The verdict depends only on the op, the opset, the attributes' names and kinds and which inputs are
+    given, so it is computed once per distinct signature (a large model repeats a few of them).
     """
+    problem = _structure_problem(op, opset, attributes, tuple(bool(i) for i in inputs))
+    if problem is not None:
+        raise LoadError(f"node {name!r} ({op}){problem}")
+
+
+@cache
+def _structure_problem(op: str, opset: int, attributes: tuple[tuple[str, int], ...],
+                       given: tuple[bool, ...]) -> str | None:
     schema = _schema(op, opset)
     if schema is None:
-        return
-    for attr in proto.attribute:
-        attr_name = _text(attr.name)
+        return None
+    for attr_name, attr_kind in attributes:
         kind = schema.kinds.get(attr_name)
         allowed = {kind} if kind is not None else _kinds_in_any_version().get(op, {}).get(attr_name, ())
-        if allowed and attr.type not in allowed:
+        if allowed and attr_kind not in allowed:
             declared = " or ".join(sorted(_kind_name(k) for k in allowed))
-            raise LoadError(f"node {name!r} ({op}): attribute {attr_name!r} is {_kind_name(attr.type)}, but "
-                            f"{op} declares it {declared}")
-    given = list(proto.input)
+            return f": attribute {attr_name!r} is {_kind_name(attr_kind)}, but {op} declares it {declared}"
     for index, (formal, required) in enumerate(schema.inputs):
         if required and (index >= len(given) or not given[index]):
-            raise LoadError(f"node {name!r} ({op}): its required input {formal!r} (number {index + 1}) is "
-                            "missing")
+            return f": its required input {formal!r} (number {index + 1}) is missing"
     if len(given) > schema.max_inputs:
-        raise LoadError(f"node {name!r} ({op}) has {len(given)} inputs; {op} takes at most {schema.max_inputs}")
+        return f" has {len(given)} inputs; {op} takes at most {schema.max_inputs}"
+    return None
 
 
 def _kind_name(kind: int) -> str:
@@ -255,10 +274,12 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
            opset: int) -> Iterable[Node]:
     taken: set[str] = set()
     for index, proto in enumerate(graph.node):
-        op, domain, outputs = _text(proto.op_type), _text(proto.domain), tuple(map(_text, proto.output))
+        op, domain, outputs = _text(proto.op_type), _text(proto.domain), _texts(proto.output)
         name = _unique_name(_text(proto.name), op, index, taken)
+        raw = [(_text(a.name), a.type, a) for a in proto.attribute]
+        inputs = _texts(proto.input)
         if domain in ("", "ai.onnx"):
-            _check_structure(proto, op, name, opset)
+            _check_structure(proto, op, name, opset, tuple((n, k) for n, k, _ in raw), inputs)
         if op == "Constant" and domain in ("", "ai.onnx") and len(outputs) == 1:
             spec = _constant_spec(proto)
             if spec is not None:
@@ -267,14 +288,14 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
         if op in _SUBGRAPH_OPS:
             message = f"the body of {op} node {name!r} is not checked"
             notes.append(LoadNote("subgraph", message, name))
-        attrs = {_text(a.name): _attribute(a) for a in proto.attribute}
+        attrs = {attr_name: _attribute(a) for attr_name, _, a in raw}
         for key, value in attrs.items():
             if isinstance(value, TensorSpec):
                 attrs[key] = value.value if value.value is not None else value
         yield Node(
             name=name,
             op=op,
-            inputs=tuple(map(_text, proto.input)),
+            inputs=inputs,
             outputs=outputs,
             attrs=attrs,
             domain="" if domain == "ai.onnx" else domain,

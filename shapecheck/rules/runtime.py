@@ -143,7 +143,8 @@ def baked_size(analysis: Analysis) -> Iterable[Finding]:
     """
     if not analysis.graph.symbols():
         return
-    from shapecheck.sizes import analyse_sizes, valid_sets_with
+    from shapecheck.rules.sizes import CHECK_BUDGET, CHECK_SEARCH_RANGE, model_sizes
+    from shapecheck.sizes import valid_sets_with
     from shapecheck.verify import Patch
 
     transposed = [n for n in analysis.graph.topological_order() if n.op == "ConvTranspose"
@@ -151,14 +152,18 @@ def baked_size(analysis: Analysis) -> Iterable[Finding]:
     if not transposed:
         return
     shapes = analysis.result.input_shapes or None
-    as_is = analyse_sizes(analysis.graph, input_shapes=shapes)
+    as_is = model_sizes(analysis, free=True)
+    proven = [s for s, sizes in as_is.symbols.items() if sizes.valid.searched_to is None]
+    if not proven:
+        return  # a baked constant shows as one residue class; without a period there is nothing to compare
+    limits = {"search_range": CHECK_SEARCH_RANGE, "budget": CHECK_BUDGET, "symbols": proven}
     for node in transposed:
         padding = tuple(analysis.details(node.name)["output_padding"])
         zeros = Patch(node.name, {"output_padding": (0,) * len(padding)})
-        without = valid_sets_with(analysis.graph, [zeros], input_shapes=shapes)
-        for symbol, sizes in as_is.symbols.items():
-            other = without.symbols.get(symbol)
-            if other is None or sizes.valid.searched_to is not None:
+        without = valid_sets_with(analysis.graph, [zeros], input_shapes=shapes, **limits)
+        for symbol in proven:
+            sizes, other = as_is.symbols[symbol], without.symbols.get(symbol)
+            if other is None or other.valid.searched_to is not None:
                 continue
             window = range(1, 4 * max(sizes.valid.period, other.valid.period, 1) + sizes.valid.start + 1)
             lost = [n for n in window if n in other.valid and n not in sizes.valid]

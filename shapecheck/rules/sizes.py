@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from shapecheck.findings import Finding, Severity
 from shapecheck.rules import rule
 from shapecheck.rules.analysis import Analysis
+
+#: A linter call must stay fast: where no period proves the valid set, ``check`` searches only this
+#: range (``shapecheck sizes --range`` searches further), within this many propagations per symbol.
+CHECK_SEARCH_RANGE = (1, 256)
+CHECK_BUDGET = 2_000
 
 
 @rule("SC206", "valid-input-sizes", severity=Severity.INFO,
@@ -49,6 +55,18 @@ def valid_input_sizes(analysis: Analysis) -> Iterable[Finding]:
         return
     from shapecheck.sizes import size_constraint_findings
 
-    yield from size_constraint_findings(analysis.graph, dims=analysis.result.bindings,
-                                        input_shapes=analysis.result.input_shapes or None, code="SC206",
-                                        name="valid-input-sizes")
+    yield from size_constraint_findings(model_sizes(analysis), code="SC206", name="valid-input-sizes")
+
+
+def model_sizes(analysis: Analysis, *, free: bool = False) -> Any:
+    """The size analysis of the checked model, computed once per check and shared by the rules that need
+    it: at the checked bindings (SC206), or with every symbol free (``free``, SC502)."""
+    from shapecheck.sizes import analyse_sizes
+
+    key = "sizes-free" if free else "sizes"
+    if key not in analysis.cache:
+        analysis.cache[key] = analyse_sizes(
+            analysis.graph, dims=None if free else analysis.result.bindings,
+            input_shapes=analysis.result.input_shapes or None, search_range=CHECK_SEARCH_RANGE,
+            budget=CHECK_BUDGET)
+    return analysis.cache[key]
