@@ -294,7 +294,7 @@ def _run_task(task: dict[str, Any], summary: Summary, out_dir: str) -> None:
                 hung = "Timeout" in handle.read()
         outcome = "hang" if hung else "crash"
         if hung:
-            detail = f"no answer within {task['timeout']} s"
+            detail = f"no answer within {task['timeout']} s{_hang_site(watchdog)}"
         else:
             with open(os.path.join(workdir, "stderr.txt"), encoding="utf-8", errors="replace") as handle:
                 tail = handle.read().strip().splitlines()[-1:] or [""]
@@ -311,6 +311,23 @@ def _run_task(task: dict[str, Any], summary: Summary, out_dir: str) -> None:
         if task["kind"] == "hypothesis":
             task["seed"] += 104729  # the generated sequence cannot be resumed: go on with another seed
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _hang_site(watchdog: str) -> str:
+    """Where a hung input was when the watchdog fired: the rule that ran, and the size search if it is on
+    the stack, else the innermost shapecheck module (`` (in rules/sizes.py:valid_input_sizes →
+    sizes/_analysis.py)``), so that hangs group by cause in the summary."""
+    import re
+
+    with open(watchdog, encoding="utf-8", errors="replace") as handle:
+        frames = re.findall(r'File "([^"]+)", line \d+ in (\S+)', handle.read())
+    ours = [(os.path.relpath(f, os.path.join(mutate.REPO, "shapecheck")), fn) for f, fn in frames
+            if f"{os.sep}shapecheck{os.sep}" in f]
+    if not ours:
+        return ""
+    rule = next((f"{f}:{fn}" for f, fn in ours if f.startswith("rules")), None)
+    where = next((f for f, _ in ours if f.startswith("sizes")), ours[0][0])  # the size search, if on the stack
+    return f" (in {rule} → {where})" if rule else f" (in {where})"
 
 
 def _batches(onnx_count: int, yaml_count: int, seed: int, size: int, timeout: float,
