@@ -15,10 +15,10 @@ import sys
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "fuzz_inputs.py")
 #: Inputs of each kind; about 30 s on two cores.
 SLICE = 1200
-#: SC206 (valid-input-sizes) and SC502 (baked-size) run the size analysis of shapecheck/sizes, whose search
-#: has no time bound: on some structure-mutated models it takes 3-30 s (replay onnx:20240607:197 or :7).
-#: Reported to its owner; until the search has a budget the slice does not run these two rules — delete
-#: this to hold them to the same 5 s as every other rule.
+#: SC206 (valid-input-sizes) and SC502 (baked-size) run the size analysis of shapecheck/sizes, bounded by
+#: a count (2,000 propagations), not by time: up to 4.5 s on some structure-mutated models (onnx:20240607:291)
+#: and about half the slice's time. They are left out here to keep the slice fast and free of timing
+#: flakes on a slow runner; the full run (README, Reliability) runs every rule.
 IGNORE = "SC206,SC502"
 
 
