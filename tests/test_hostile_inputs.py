@@ -125,6 +125,15 @@ def test_a_node_without_its_required_inputs_is_a_load_error(tmp_path, inputs, fr
     _one_line_error(_check(path), "node 'conv' (Conv)", fragment)
 
 
+def test_a_node_without_its_output_is_a_load_error(tmp_path) -> None:
+    """A ConvTranspose without outputs made the fixer index ``node.outputs[0]`` (IndexError escaped)."""
+    model = _conv_model()
+    del model.graph.node[0].output[:]
+    path = tmp_path / "no_output.onnx"
+    path.write_bytes(model.SerializeToString())
+    _one_line_error(_check(path), "node 'conv' (Conv)", "output 'Y' is missing")
+
+
 def test_attributes_of_ops_onnx_does_not_know_are_not_checked(tmp_path) -> None:
     model = _conv_model()
     model.graph.node.append(helper.make_node("FusedThing", ["y"], ["z"], name="fused", domain="", strides=2))

@@ -164,12 +164,14 @@ _FLOAT, _FLOATS, _STRINGS, _TENSOR = (AttributeProto.FLOAT, AttributeProto.FLOAT
 
 @dataclass(frozen=True)
 class _Schema:
-    """What the ONNX schema of an op says about a node's structure: attribute kinds and inputs."""
+    """What the ONNX schema of an op says about a node's structure: attribute kinds, inputs, outputs."""
 
     kinds: dict[str, int]
     #: (name, required) of each formal input, in order; the last may be variadic.
     inputs: tuple[tuple[str, bool], ...]
     max_inputs: int
+    #: (name, required) of each formal output, in order.
+    outputs: tuple[tuple[str, bool], ...] = ()
 
 
 @cache
@@ -184,7 +186,8 @@ def _schema(op: str, opset: int) -> _Schema | None:
             continue
         return _Schema({name: int(attr.type) for name, attr in schema.attributes.items()},
                        tuple((formal.name, formal.option == single) for formal in schema.inputs),
-                       schema.max_input)
+                       schema.max_input,
+                       tuple((formal.name, formal.option == single) for formal in schema.outputs))
     return None
 
 
@@ -202,26 +205,28 @@ def _kinds_in_any_version() -> dict[str, dict[str, frozenset[int]]]:
 
 
 def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int,
-                     attributes: tuple[tuple[str, int], ...], inputs: tuple[str, ...]) -> None:
+                     attributes: tuple[tuple[str, int], ...], inputs: tuple[str, ...],
+                     outputs: tuple[str, ...] = ()) -> None:
     """A standard op's node that its schema does not allow is a malformed model; say so here, once,
     instead of letting an op rule trip over it (onnxruntime refuses such a model at load time, too):
 
     * an attribute of another kind than declared — ``strides`` as one INT, ``auto_pad`` as INTS, a GRAPH
       where a list belongs;
     * a required input missing or given as ``""`` (a MaxPool without input), or more inputs than the op
-      takes.
+      takes; a required output missing (a ConvTranspose without output).
 
     The verdict depends only on the op, the opset, the attributes' names and kinds and which inputs are
     given, so it is computed once per distinct signature (a large model repeats a few of them).
     """
-    problem = _structure_problem(op, opset, attributes, tuple(bool(i) for i in inputs))
+    problem = _structure_problem(op, opset, attributes, tuple(bool(i) for i in inputs),
+                                 tuple(bool(o) for o in outputs))
     if problem is not None:
         raise LoadError(f"node {name!r} ({op}){problem}")
 
 
 @cache
 def _structure_problem(op: str, opset: int, attributes: tuple[tuple[str, int], ...],
-                       given: tuple[bool, ...]) -> str | None:
+                       given: tuple[bool, ...], produced: tuple[bool, ...] = ()) -> str | None:
     schema = _schema(op, opset)
     if schema is None:
         return None
@@ -236,6 +241,9 @@ def _structure_problem(op: str, opset: int, attributes: tuple[tuple[str, int], .
             return f": its required input {formal!r} (number {index + 1}) is missing"
     if len(given) > schema.max_inputs:
         return f" has {len(given)} inputs; {op} takes at most {schema.max_inputs}"
+    for index, (formal, required) in enumerate(schema.outputs):
+        if required and index == 0 and (not produced or not produced[0]):
+            return f": its output {formal!r} is missing"
     return None
 
 
@@ -279,7 +287,7 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
         raw = [(_text(a.name), a.type, a) for a in proto.attribute]
         inputs = _texts(proto.input)
         if domain in ("", "ai.onnx"):
-            _check_structure(proto, op, name, opset, tuple((n, k) for n, k, _ in raw), inputs)
+            _check_structure(proto, op, name, opset, tuple((n, k) for n, k, _ in raw), inputs, outputs)
         if op == "Constant" and domain in ("", "ai.onnx") and len(outputs) == 1:
             spec = _constant_spec(proto)
             if spec is not None:
