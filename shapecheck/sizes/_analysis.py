@@ -155,6 +155,8 @@ class ValidSet:
         if self.searched_to is not None or len(self.residues) != self.period:
             return None
         firsts = [first for _, first in self.classes()]
+        if not firsts:  # no residue class at all (a degenerate period): nothing is valid from anywhere
+            return None
         return max(1, max(firsts) - self.period + 1)
 
     def sizes(self, low: int = 1, high: int | None = None) -> Iterator[int]:
@@ -979,7 +981,9 @@ def _find_anchor(evaluator: _Evaluator, bound: Mapping[str, int], symbols: Seque
             yield tuple(clip(m * step) for _ in symbols)
         for x in range(low, min(high, low + 4 * step + 64) + 1):
             yield tuple(x for _ in symbols)
-        axes = [sorted({clip(v) for v in (*range(low, low + 2 * hint[s] + 16), *(m * hint[s] for m in range(1, 17)))})
+        # bounded by the search range: a hostile model's period can be astronomically large
+        axes = [sorted({clip(v) for v in (*range(low, min(high, low + 2 * hint[s] + 16) + 1),
+                                          *(m * hint[s] for m in range(1, 17)))})
                 for s in symbols]
         yield from _grid(axes)
 
