@@ -2,7 +2,7 @@
 
 Synthetic U-Net-style graphs of 1k, 10k and 100k nodes (``benchmarks/synthetic.py``). Both sides are
 timed in the same run, medians of several repeats; peak memory of shapecheck's side is measured in a
-fresh process per size (``ru_maxrss``). Targets (issue 3): within 2× of ONNX, linear in the node
+fresh process per size (``VmHWM``). Targets (issue 3): within 2× of ONNX, linear in the node
 count, 100k nodes under 1.5 GB peak.
 
     python benchmarks/bench_engine.py [--repeats 5]
@@ -31,12 +31,14 @@ RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 1536
 
 _PEAK = """
-import resource, sys
+import sys
 from shapecheck.load.onnx import load_onnx
 from shapecheck.propagate import propagate
 result = propagate(load_onnx(sys.argv[1]))
 assert result.shape(result.graph.outputs[0]) is not None
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+# VmHWM, not ru_maxrss: on Linux a child's ru_maxrss starts from its parent's peak
+with open("/proc/self/status") as status:
+    print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) // 1024)
 """
 
 
