@@ -284,3 +284,18 @@ def test_malformed_conv_transpose_attributes_are_findings_not_internal_errors(tm
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     findings = _check(path).findings
     assert "SC901" not in {f.code for f in findings}, [f.message for f in findings]
+
+
+def test_a_zero_stride_after_a_ceil_mode_pool_does_not_make_a_zero_period(tmp_path) -> None:
+    """The size analysis bounds the period by the product of strides after a size that is not an expression
+    (a ceil-mode pool); a stride of 0 made that period 0 and ``size % 0`` raised ZeroDivisionError."""
+    ceil = helper.make_node("MaxPool", ["x"], ["a"], name="ceil", kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+    zero = helper.make_node("MaxPool", ["a"], ["y"], name="zero", kernel_shape=[2, 2], strides=[0, 2])
+    graph = helper.make_graph([ceil, zero], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "zero.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    findings = _check(path).findings
+    assert "SC503" in {f.code for f in findings}  # the stride itself is reported
+    assert "SC901" not in {f.code for f in findings}

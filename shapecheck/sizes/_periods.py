@@ -325,7 +325,7 @@ def stride_period(graph: ModelGraph, result: Propagation, dependent: Mapping[str
         if not inputs:
             continue
         divisor = _divisor(node, result)
-        if divisor is None:
+        if divisor is None or divisor < 1:  # a hostile stride or block size of 0 has no period either
             return StridePeriod(None, f"{node.name!r} ({node.op})")
         period = math.lcm(*(periods.get(t, 1) for t in inputs)) * divisor
         for tensor in node.outputs:
