@@ -352,3 +352,33 @@ def test_failing_classes_and_closed_forms_of_a_fixture() -> None:
             assert min(nodes, key=position.__getitem__) == failing.node
     assert sizes.closed_forms["/encoder.2/encoder.2.0/Conv_output_0"] == "floor(L/64)"
     assert sizes.closed_forms["/decoder.0/decoder.0.0/ConvTranspose_output_0"] == "4*floor(L/64)"
+
+
+def test_a_work_budget_bounds_the_whole_analysis_by_node_evaluations() -> None:
+    """Counted in node evaluations, not seconds: the same model is cut at the same point on any machine."""
+    from shapecheck.sizes import WorkBudget, WorkBudgetExceeded
+
+    graph = _fixture("unet_k2s2_odd_breaks.onnx")
+    work = WorkBudget(10 ** 9)
+    full = analyse_sizes(graph, work=work)
+    assert work.spent == full.propagations * len(graph.nodes)
+    with pytest.raises(WorkBudgetExceeded, match=f"more than {work.spent - 1:,} node evaluations"):
+        analyse_sizes(graph, work=WorkBudget(work.spent - 1))
+    assert analyse_sizes(graph, work=WorkBudget(work.spent)).symbols == full.symbols
+
+
+def test_check_says_when_its_work_bound_stopped_the_size_analysis(monkeypatch) -> None:
+    """SC206 and SC502 share one budget per check; past it they say what was not analysed (never silent)."""
+    import shapecheck.rules.sizes
+    from shapecheck.check import check_file
+
+    path = os.path.join(FIXTURES, "unet_baked_output_size.onnx")
+    codes = frozenset({"SC206", "SC502"})
+    normal = check_file(path, codes=codes).findings
+    assert {f.code for f in normal} == {"SC206", "SC502"}
+    assert not any("not analysed" in f.message or "not checked" in f.message for f in normal)
+    monkeypatch.setattr(shapecheck.rules.sizes, "CHECK_WORK", 50)
+    cut = check_file(path, codes=codes).findings
+    assert [(f.code, f.severity) for f in cut] == [("SC206", Severity.INFO), ("SC502", Severity.INFO)]
+    assert "were not analysed: the size analysis needs more than 50 node evaluations" in cut[0].message
+    assert "was not checked: the size analysis needs more than 50 node evaluations" in cut[1].message

@@ -13,6 +13,10 @@ from shapecheck.rules.analysis import Analysis
 #: range (``shapecheck sizes --range`` searches further), within this many propagations per symbol.
 CHECK_SEARCH_RANGE = (1, 256)
 CHECK_BUDGET = 2_000
+#: Node evaluations all size analyses of one ``check`` call may spend together (SC206 and SC502): about
+#: one or two seconds. The fixtures need at most 67,000; a hostile model whose sizes never settle would
+#: otherwise spend its per-symbol budget on every symbol and every transposed conv (tens of seconds).
+CHECK_WORK = 100_000
 
 
 @rule("SC206", "valid-input-sizes", severity=Severity.INFO,
@@ -53,20 +57,40 @@ def valid_input_sizes(analysis: Analysis) -> Iterable[Finding]:
     unbound = [s for s in analysis.graph.symbols() if s not in analysis.result.bindings]
     if not unbound:
         return
-    from shapecheck.sizes import size_constraint_findings
+    from shapecheck.sizes import WorkBudgetExceeded, size_constraint_findings
 
-    yield from size_constraint_findings(model_sizes(analysis), code="SC206", name="valid-input-sizes")
+    try:
+        sizes = model_sizes(analysis)
+    except WorkBudgetExceeded as error:
+        yield analysis.finding("SC206", None, f"the valid input sizes of {', '.join(unbound)} were not analysed: "
+                               f"{error} (check's bound); `shapecheck sizes` analyses them without it")
+        return
+    yield from size_constraint_findings(sizes, code="SC206", name="valid-input-sizes")
 
 
 def model_sizes(analysis: Analysis, *, free: bool = False) -> Any:
     """The size analysis of the checked model, computed once per check and shared by the rules that need
-    it: at the checked bindings (SC206), or with every symbol free (``free``, SC502)."""
-    from shapecheck.sizes import analyse_sizes
+    it: at the checked bindings (SC206), or with every symbol free (``free``, SC502). Raises
+    ``WorkBudgetExceeded`` (every time it is asked) once the check's :func:`check_work` is spent."""
+    from shapecheck.sizes import WorkBudgetExceeded, analyse_sizes
 
     key = "sizes-free" if free else "sizes"
     if key not in analysis.cache:
-        analysis.cache[key] = analyse_sizes(
-            analysis.graph, dims=None if free else analysis.result.bindings,
-            input_shapes=analysis.result.input_shapes or None, search_range=CHECK_SEARCH_RANGE,
-            budget=CHECK_BUDGET)
-    return analysis.cache[key]
+        try:
+            analysis.cache[key] = analyse_sizes(
+                analysis.graph, dims=None if free else analysis.result.bindings,
+                input_shapes=analysis.result.input_shapes or None, search_range=CHECK_SEARCH_RANGE,
+                budget=CHECK_BUDGET, work=check_work(analysis))
+        except WorkBudgetExceeded as error:  # remembered, so that a second rule does not redo the work
+            analysis.cache[key] = error
+    cached = analysis.cache[key]
+    if isinstance(cached, Exception):
+        raise cached
+    return cached
+
+
+def check_work(analysis: Analysis) -> Any:
+    """The :class:`~shapecheck.sizes.WorkBudget` shared by every size analysis of this check."""
+    from shapecheck.sizes import WorkBudget
+
+    return analysis.cache.setdefault("sizes-work", WorkBudget(CHECK_WORK))
