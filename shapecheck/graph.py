@@ -8,7 +8,7 @@ consumer and carry the tensor names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +107,9 @@ class ModelGraph:
         self._fallback_cache: Mapping[str, tuple[Dim, ...]] | None = None
         self.nodes: dict[str, Node] = {}
         self._producer: dict[str, str] = {}
-        self._consumers: dict[str, list[str]] = {}
+        #: A tensor's consumers: one name (most tensors) or a list of names, so that a 100k-node graph
+        #: does not hold 100k one-element lists.
+        self._consumers: dict[str, str | list[str]] = {}
         for node in nodes:
             self._add(node)
         self._dag: nx.DiGraph | None = None
@@ -129,8 +131,15 @@ class ModelGraph:
                 )
             self._producer[tensor] = node.name
         for tensor in node.inputs:
-            if tensor:
-                self._consumers.setdefault(tensor, []).append(node.name)
+            if not tensor:
+                continue
+            others = self._consumers.get(tensor)
+            if others is None:
+                self._consumers[tensor] = node.name
+            elif isinstance(others, str):
+                self._consumers[tensor] = [others, node.name]
+            else:
+                others.append(node.name)
 
     @property
     def dag(self) -> nx.DiGraph:
@@ -192,12 +201,16 @@ class ModelGraph:
 
     def consumers(self, tensor: str) -> list[Node]:
         """Nodes that read ``tensor``, in file order."""
-        return [self.nodes[name] for name in self._consumers.get(tensor, ())]
+        return [self.nodes[name] for name in self._consumer_names(tensor)]
+
+    def _consumer_names(self, tensor: str) -> Sequence[str]:
+        names = self._consumers.get(tensor, ())
+        return (names,) if isinstance(names, str) else names
 
     def downstream(self, name: str) -> set[str]:
         """Every node that reads, directly or not, what node ``name`` writes (a plain walk: no graph
         library needed on the hot path of ``check``)."""
-        return self._reach(name, lambda node: [c for t in node.outputs for c in self._consumers.get(t, ())])
+        return self._reach(name, lambda node: [c for t in node.outputs for c in self._consumer_names(t)])
 
     def upstream(self, name: str) -> set[str]:
         """Every node whose output node ``name`` depends on."""

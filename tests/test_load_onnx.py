@@ -78,3 +78,30 @@ def test_graph_inputs_that_are_initializers_are_constants() -> None:
     loaded = graph_from_model(model)
     assert list(loaded.inputs) == ["x"] and "w" in loaded.constants
     assert propagate(loaded).shape("y") == _run(model, np.ones((1, 1, 8, 8), np.float32)).shape
+
+
+def _closes_over_a_model(function: object) -> bool:
+    cells = getattr(function, "__closure__", None) or ()
+    return any(isinstance(c.cell_contents, onnx.ModelProto) or _closes_over_a_model(c.cell_contents) for c in cells)
+
+
+def test_a_loaded_file_falls_back_to_onnx_shape_inference_without_keeping_the_parsed_model(tmp_path) -> None:
+    """The graph keeps the file's bytes, not the ModelProto (ten times larger in memory), and parses them
+    again only when an op without a rule needs ONNX's shape inference."""
+    from shapecheck.load import load_model
+
+    node = helper.make_node("Einsum", ["x"], ["y"], equation="ij->ji", name="swap")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "einsum.onnx"
+    path.write_bytes(model.SerializeToString())
+    parses: list[int] = []
+    original = onnx.load_from_string
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(onnx, "load_from_string", lambda data: parses.append(len(data)) or original(data))
+        loaded = load_model(str(path))
+        assert len(parses) == 1 and not _closes_over_a_model(loaded._fallback_shapes)
+        assert propagate(loaded).shape("y") == (3, 2)  # Einsum has no rule: ONNX's inference, from the bytes
+        assert parses[1] == parses[0]  # the file's bytes again (infer_shapes then parses its own result)
+    assert _closes_over_a_model(graph_from_model(model)._fallback_shapes)  # an in-memory model is the caller's

@@ -270,6 +270,24 @@ def test_a_fifo_or_device_named_like_a_model_is_refused_not_read(tmp_path) -> No
         assert report.error is not None and "not a regular file" in report.error
 
 
+def test_reading_a_small_model_does_not_allocate_the_size_limit(tmp_path) -> None:
+    """``read(limit + 1)`` has Python allocate the whole limit first: 2 GB of address space for a 5 MB
+    file, which fails under a ulimit -v (the fuzzer's workers run with 4 GB) or without overcommit."""
+    import tracemalloc
+
+    from shapecheck.load._files import read_model_bytes
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"x" * 1000)
+    tracemalloc.start()
+    try:
+        assert read_model_bytes(str(path), 2 << 30, "ONNX") == b"x" * 1000
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
 # -- memory budget ----------------------------------------------------------------------------------------
 
 _PEAK = """

@@ -32,7 +32,11 @@ def read_model_bytes(path: str, limit: int, kind: str) -> bytes:
                                 path=path)
             if info.st_size > limit:
                 raise LoadError(_too_large(info.st_size, limit, kind), path=path)
-            data = handle.read(limit + 1)
+            # Ask for the size fstat gives (plus one byte, to see a file that grew): ``read(limit + 1)``
+            # would have Python allocate the whole limit (2 GB) up front for a 5 MB file.
+            data = handle.read(min(limit, info.st_size) + 1)
+            if len(data) > info.st_size:
+                data += handle.read(limit + 1 - len(data))
         except OSError as error:
             raise LoadError(f"cannot read the file: {error.strerror or error}", path=path) from None
     if len(data) > limit:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -53,17 +54,23 @@ def _text(value: str | bytes) -> str:
 
 
 def _texts(values: Iterable[str | bytes]) -> tuple[str, ...]:
-    """Repeated string fields as text; the common all-``str`` case without a call per item."""
+    """Repeated string fields as text, interned: protobuf makes a new ``str`` at every access, so a tensor
+    name read as one node's output and another's input would otherwise be held twice (a 100k-node model
+    holds 450k names)."""
     items = tuple(values)
     try:
         "".join(items)  # C-speed test that every item is a str
     except TypeError:
-        return tuple(map(_text, items))
-    return items
+        items = tuple(map(_text, items))
+    return tuple(map(sys.intern, items))
 
 
-def _read(path: str, max_bytes: int) -> onnx.ModelProto:
+def _read(path: str, max_bytes: int) -> tuple[onnx.ModelProto, bytes]:
     data = read_model_bytes(path, max_bytes, "ONNX")
+    return _parse(data, path), data
+
+
+def _parse(data: bytes, path: str) -> onnx.ModelProto:
     try:
         # From bytes, not from the path: there is no directory to resolve external data against, so no
         # external-data entry (``../../etc/passwd``, an absolute path) can ever be opened.
@@ -281,8 +288,10 @@ def _unique_name(wanted: str, op: str, index: int, taken: set[str]) -> str:
 def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list[LoadNote],
            opset: int) -> Iterable[Node]:
     taken: set[str] = set()
+    # Attribute values repeat across a large model (``pads`` (1, 1, 1, 1) on every conv): one object each.
+    shared: dict[Any, Any] = {}
     for index, proto in enumerate(graph.node):
-        op, domain, outputs = _text(proto.op_type), _text(proto.domain), _texts(proto.output)
+        op, domain, outputs = sys.intern(_text(proto.op_type)), sys.intern(_text(proto.domain)), _texts(proto.output)
         name = _unique_name(_text(proto.name), op, index, taken)
         raw = [(_text(a.name), a.type, a) for a in proto.attribute]
         inputs = _texts(proto.input)
@@ -296,10 +305,12 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
         if op in _SUBGRAPH_OPS:
             message = f"the body of {op} node {name!r} is not checked"
             notes.append(LoadNote("subgraph", message, name))
-        attrs = {attr_name: _attribute(a) for attr_name, _, a in raw}
+        attrs = {sys.intern(attr_name): _attribute(a) for attr_name, _, a in raw}
         for key, value in attrs.items():
             if isinstance(value, TensorSpec):
                 attrs[key] = value.value if value.value is not None else value
+            elif isinstance(value, (int, str)) or (isinstance(value, tuple) and all(type(v) is int for v in value)):
+                attrs[key] = shared.setdefault((type(value), value), value)  # (1,) == (1.0,): ints only
         yield Node(
             name=name,
             op=op,
@@ -309,6 +320,15 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
             domain="" if domain == "ai.onnx" else domain,
             index=index,
         )
+
+
+def _fallback(model: onnx.ModelProto, path: str,
+              reparse: Callable[[], onnx.ModelProto] | None) -> Callable[[], dict[str, tuple[Dim, ...]]]:
+    """The lazy shape-inference fallback, closing over ``reparse`` (so the model itself can be freed) when
+    there is one."""
+    if reparse is None:
+        return lambda: _inferred_shapes(model)
+    return lambda: _inferred_shapes(_inline(reparse(), path))
 
 
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]]:
@@ -333,19 +353,24 @@ def load_onnx(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
     """Load an ONNX model file (at most ``max_bytes``, default :data:`MAX_FILE_BYTES`). Raises
     :class:`LoadError` for anything that is not a readable model."""
     path = os.fspath(path)
-    return graph_from_model(_read(path, MAX_FILE_BYTES if max_bytes is None else max_bytes), path)
+    model, data = _read(path, MAX_FILE_BYTES if max_bytes is None else max_bytes)
+    # The graph keeps the file's bytes for ONNX's shape inference (needed only for ops without a rule), not
+    # the parsed model: in memory a ModelProto is about ten times its serialised size.
+    return graph_from_model(model, path, reparse=lambda: _parse(data, path))
 
 
-def graph_from_model(model: onnx.ModelProto, path: str = "<model>") -> ModelGraph:
-    """Build the graph of an in-memory model (``path`` names it in messages)."""
+def graph_from_model(model: onnx.ModelProto, path: str = "<model>", *,
+                     reparse: Callable[[], onnx.ModelProto] | None = None) -> ModelGraph:
+    """Build the graph of an in-memory model (``path`` names it in messages). ``reparse`` gives the model
+    again for the lazy fallback to ONNX's shape inference; without it the graph holds on to ``model``."""
     try:
-        return _graph_from_model(model, path)
+        return _graph_from_model(model, path, reparse)
     except LoadError as error:  # raised deep in tensor reading, where the path is not known
         error.path = error.path or path
         raise
 
 
-def _graph_from_model(model: onnx.ModelProto, path: str) -> ModelGraph:
+def _graph_from_model(model: onnx.ModelProto, path: str, reparse: Callable[[], onnx.ModelProto] | None) -> ModelGraph:
     model = _inline(model, path)
     graph = model.graph
     notes: list[LoadNote] = []
@@ -374,5 +399,5 @@ def _graph_from_model(model: onnx.ModelProto, path: str) -> ModelGraph:
         value_info=value_info,
         opset=_opset(model),
         notes=notes,
-        fallback_shapes=lambda: _inferred_shapes(model),
+        fallback_shapes=_fallback(model, path, reparse),
     )
