@@ -288,8 +288,7 @@ def _unique_name(wanted: str, op: str, index: int, taken: set[str]) -> str:
 def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list[LoadNote],
            opset: int) -> Iterable[Node]:
     taken: set[str] = set()
-    # Attribute values repeat across a large model (``pads`` (1, 1, 1, 1) on every conv): one object each.
-    shared: dict[Any, Any] = {}
+    shared: dict[Any, Any] = {}  # one dict per distinct set of attributes (see _attributes)
     for index, proto in enumerate(graph.node):
         op, domain, outputs = sys.intern(_text(proto.op_type)), sys.intern(_text(proto.domain)), _texts(proto.output)
         name = _unique_name(_text(proto.name), op, index, taken)
@@ -305,21 +304,31 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
         if op in _SUBGRAPH_OPS:
             message = f"the body of {op} node {name!r} is not checked"
             notes.append(LoadNote("subgraph", message, name))
-        attrs = {sys.intern(attr_name): _attribute(a) for attr_name, _, a in raw}
-        for key, value in attrs.items():
-            if isinstance(value, TensorSpec):
-                attrs[key] = value.value if value.value is not None else value
-            elif isinstance(value, (int, str)) or (isinstance(value, tuple) and all(type(v) is int for v in value)):
-                attrs[key] = shared.setdefault((type(value), value), value)  # (1,) == (1.0,): ints only
         yield Node(
             name=name,
             op=op,
             inputs=inputs,
             outputs=outputs,
-            attrs=attrs,
+            attrs=_attributes(raw, shared),
             domain="" if domain == "ai.onnx" else domain,
             index=index,
         )
+
+
+def _attributes(raw: list[tuple[str, int, AttributeProto]], shared: dict[Any, Any]) -> dict[str, Any]:
+    """A node's attributes as plain values. Nodes with the same attributes share one dict (nothing mutates a
+    loaded node's attributes: patches build new nodes), so a 100k-node model holds each distinct set once."""
+    attrs = {sys.intern(attr_name): _attribute(a) for attr_name, _, a in raw}
+    shareable = True
+    for name, value in attrs.items():
+        if isinstance(value, TensorSpec):
+            attrs[name] = value.value if value.value is not None else value
+        # Only ints and strings: a float key would merge 0.0 with -0.0, a tuple key (1,) with (1.0,).
+        if not (type(value) in (int, str) or (type(value) is tuple and all(type(v) in (int, str) for v in value))):
+            shareable = False
+    if not shareable or not attrs:
+        return attrs
+    return shared.setdefault(tuple((name, type(value), value) for name, value in attrs.items()), attrs)
 
 
 def _fallback(model: onnx.ModelProto, path: str,
