@@ -26,6 +26,11 @@ __all__ = ["MEMORY_BUDGET", "Execution", "Patch", "ProbeCost", "apply_patches", 
 FAILING_KINDS = (FactKind.JOIN_MISMATCH, FactKind.NON_POSITIVE, FactKind.CHANNEL_MISMATCH,
                  FactKind.BAD_ATTRIBUTE, FactKind.RANK_MISMATCH, FactKind.EXPECT_MISMATCH)
 
+#: Failing facts after which a node cannot be run at all (a failing join still runs in the branch, on its
+#: first input, and an ``expect`` mismatch is only a declaration).
+_UNRUNNABLE = frozenset({FactKind.NON_POSITIVE, FactKind.CHANNEL_MISMATCH, FactKind.BAD_ATTRIBUTE,
+                         FactKind.RANK_MISMATCH})
+
 _SHAPE_PRESERVING = frozenset(UNARY) | {
     "BatchNormalization", "InstanceNormalization", "GroupNormalization", "LayerNormalization",
 }
@@ -130,7 +135,25 @@ def _spatial(shape: Sequence[Any] | None) -> tuple[int, ...] | None:
     return tuple(int(d) for d in shape[2:])
 
 
-def _run_node(node: Node, sizes: list[tuple[int, ...]], result: Propagation) -> tuple[int, ...]:
+def _full_shapes(node: Node, result: Propagation, produced: dict[str, tuple[int, ...]]) -> list[tuple[int, ...]] | None:
+    """Every input's whole shape, the spatial sizes the branch produced in place of the engine's."""
+    shapes = []
+    for tensor in node.inputs:
+        if not tensor:
+            continue
+        shape = result.shape(tensor)
+        if shape is None or not all(isinstance(d, int) for d in shape):
+            return None
+        if tensor in produced:
+            if len(shape) != len(produced[tensor]) + 2:
+                return None
+            shape = (*shape[:2], *produced[tensor])
+        shapes.append(tuple(int(d) for d in shape))
+    return shapes
+
+
+def _run_node(node: Node, sizes: list[tuple[int, ...]], result: Propagation,
+              produced: dict[str, tuple[int, ...]] | None = None) -> tuple[int, ...]:
     """Execute one node with the kernel on zero probes of the given spatial sizes; its output's sizes."""
     import numpy as np
 
@@ -170,10 +193,17 @@ def _run_node(node: Node, sizes: list[tuple[int, ...]], result: Propagation) -> 
             window[int(axis) - 2] = slice(int(start), int(end))
         return tuple(np.zeros(spatial, np.uint8)[tuple(window)].shape)
     if node.op in _BINARY:  # NumPy broadcasting, as ONNX's multidirectional broadcasting
+        shapes = _full_shapes(node, result, produced or {})
         try:
-            return tuple(np.broadcast_shapes(*sizes))
+            if shapes is None:  # a shape not known in full: the data inputs' spatial sizes
+                return tuple(np.broadcast_shapes(*sizes))
+            # Whole shapes, constants included: a constant of another rank aligns from the right
+            broadcast = np.broadcast_shapes(*shapes)
         except ValueError:
             raise _BranchJoinMismatch(f"{node.name!r} inside the branch joins spatial sizes {sizes}") from None
+        if len(broadcast) != len(spatial) + 2:
+            raise NotImplementedError(f"{node.op} changes the rank")
+        return tuple(broadcast[2:])
     if node.op == "Concat":
         axis = attrs.get("axis", 1)
         axis = axis + len(spatial) + 2 if isinstance(axis, int) and axis < 0 else axis
@@ -319,7 +349,16 @@ def execute_branch(
     of the tensors that enter the branch, and compare every output size with the engine's."""
     produced: dict[str, tuple[int, ...]] = {}
     execution = Execution(confirmed=True)
+    failing = {f.node: f.kind for f in result.facts if f.kind in FAILING_KINDS}
+    # Past a node the engine reports failing, its sizes are a best-effort continuation (which input a
+    # failing join goes on with), not a claim about a model that runs: the kernel's are not compared with
+    # them, or a model broken upstream would read as a bug in shapecheck (SC901).
+    past_failure = False
     for node in nodes:
+        kind = failing.get(node.name)
+        if kind in _UNRUNNABLE:
+            return Execution(False, f"{node.name!r} cannot run ({kind.value}, reported on its own)",
+                             disagreements=execution.disagreements)
         data = [t for t in node.inputs[:1] if t] if node.op in ("Conv", "ConvTranspose") else \
             [t for t in node.inputs if t and not result.graph.is_constant(t)]
         sizes = []
@@ -336,7 +375,7 @@ def execute_branch(
         if skipped:
             return Execution(False, skipped, skipped=skipped, disagreements=execution.disagreements)
         try:
-            out = _run_node(node, sizes, result)
+            out = _run_node(node, sizes, result, produced)
         except NotImplementedError:
             return Execution(False, f"the kernel does not execute {node.op} ({node.name!r})",
                              disagreements=execution.disagreements)
@@ -349,10 +388,11 @@ def execute_branch(
                 execution.disagreements.append((node.name, engine, ()))
             return Execution(False, f"the kernel failed on {node.name!r}: {error}",
                              disagreements=execution.disagreements)
+        past_failure = past_failure or kind is FactKind.JOIN_MISMATCH
         for tensor in node.outputs[:1]:
             produced[tensor] = out
             engine = _spatial(result.shape(tensor))
-            if engine is not None and engine != out:
+            if engine is not None and engine != out and not past_failure:
                 execution.disagreements.append((node.name, engine, out))
     execution.sizes = produced
     if execution.disagreements:

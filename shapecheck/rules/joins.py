@@ -187,6 +187,32 @@ def non_positive_size(analysis: Analysis) -> Iterable[Finding]:
                                data={"axes": [f.data.get("axis") for f in facts]})
 
 
+@rule("SC207", "rank-mismatch", severity=Severity.ERROR, runnable_example=False,
+      summary="An input, weight or attribute has the wrong number of axes for the op.")
+def rank_mismatch(analysis: Analysis) -> Iterable[Finding]:
+    """Finds tensors and attributes whose number of axes the op cannot take: a 4-D weight on a 1-D Conv,
+    a pool on a rank-2 tensor, `output_padding` or `pads` with a value count that does not fit the
+    spatial axes, Concat inputs of different ranks.
+
+    ## What it does
+    Reports the node and both ranks (or the count of values and of axes). The node's output shape is
+    unknown from there on, unless the model declares it.
+
+    ## Why is this bad?
+    onnxruntime refuses to load the model or fails at the first call; shape inference in other tools
+    often stops silently at such a node, so everything after it goes unchecked.
+
+    ## Example
+    An ONNX `Conv` on a `(1, 1, L)` input whose weight is `(8, 4, 8, 3)`, typically left by editing a
+    1-D model into a 2-D one by hand. (The YAML loader refuses such layers outright, with the line.)
+
+    ## Use instead
+    A weight of rank 3, `(M, C/group, k)`, for a 1-D conv.
+    """
+    for node, facts in _by_node(analysis.facts(FactKind.RANK_MISMATCH)).items():
+        yield analysis.finding("SC207", node, "; ".join(dict.fromkeys(f.message for f in facts)))
+
+
 @rule("SC204", "reconstruction-mismatch", severity=Severity.WARNING,
       summary="A model that downsamples and upsamples returns another spatial size than it was given.")
 def reconstruction_mismatch(analysis: Analysis) -> Iterable[Finding]:
