@@ -65,11 +65,6 @@ def _texts(values: Iterable[str | bytes]) -> tuple[str, ...]:
     return tuple(map(sys.intern, items))
 
 
-def _read(path: str, max_bytes: int) -> tuple[onnx.ModelProto, bytes]:
-    data = read_model_bytes(path, max_bytes, "ONNX")
-    return _parse(data, path), data
-
-
 def _parse(data: bytes, path: str) -> onnx.ModelProto:
     try:
         # From bytes, not from the path: there is no directory to resolve external data against, so no
@@ -331,15 +326,6 @@ def _attributes(raw: list[tuple[str, int, AttributeProto]], shared: dict[Any, An
     return shared.setdefault(tuple((name, type(value), value) for name, value in attrs.items()), attrs)
 
 
-def _fallback(model: onnx.ModelProto, path: str,
-              reparse: Callable[[], onnx.ModelProto] | None) -> Callable[[], dict[str, tuple[Dim, ...]]]:
-    """The lazy shape-inference fallback, closing over ``reparse`` (so the model itself can be freed) when
-    there is one."""
-    if reparse is None:
-        return lambda: _inferred_shapes(model)
-    return lambda: _inferred_shapes(_inline(reparse(), path))
-
-
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]]:
     """ONNX's own shape inference, run once and only when an op shapecheck has no rule for needs it."""
     try:
@@ -362,24 +348,42 @@ def load_onnx(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> 
     """Load an ONNX model file (at most ``max_bytes``, default :data:`MAX_FILE_BYTES`). Raises
     :class:`LoadError` for anything that is not a readable model."""
     path = os.fspath(path)
-    model, data = _read(path, MAX_FILE_BYTES if max_bytes is None else max_bytes)
-    # The graph keeps the file's bytes for ONNX's shape inference (needed only for ops without a rule), not
-    # the parsed model: in memory a ModelProto is about ten times its serialised size.
-    return graph_from_model(model, path, reparse=lambda: _parse(data, path))
+    data = read_model_bytes(path, MAX_FILE_BYTES if max_bytes is None else max_bytes, "ONNX")
+    # Nothing holds the parsed model past _read_parts (in memory a ModelProto is about ten times its file),
+    # so it is freed before the graph builds its indexes; the graph keeps the file's bytes instead, for
+    # ONNX's shape inference, which only ops without a rule need.
+    parts = _located(path, lambda: _read_parts(_parse(data, path), path))
+    return _located(path, lambda: _build(parts, path, lambda: _inferred_shapes(_inline(_parse(data, path), path))))
 
 
-def graph_from_model(model: onnx.ModelProto, path: str = "<model>", *,
-                     reparse: Callable[[], onnx.ModelProto] | None = None) -> ModelGraph:
-    """Build the graph of an in-memory model (``path`` names it in messages). ``reparse`` gives the model
-    again for the lazy fallback to ONNX's shape inference; without it the graph holds on to ``model``."""
+def graph_from_model(model: onnx.ModelProto, path: str = "<model>") -> ModelGraph:
+    """Build the graph of an in-memory model (``path`` names it in messages)."""
+    parts = _located(path, lambda: _read_parts(model, path))
+    return _located(path, lambda: _build(parts, path, lambda: _inferred_shapes(_inline(model, path))))
+
+
+def _located(path: str, step: Callable[[], Any]) -> Any:
     try:
-        return _graph_from_model(model, path, reparse)
+        return step()
     except LoadError as error:  # raised deep in tensor reading, where the path is not known
         error.path = error.path or path
         raise
 
 
-def _graph_from_model(model: onnx.ModelProto, path: str, reparse: Callable[[], onnx.ModelProto] | None) -> ModelGraph:
+@dataclass
+class _Parts:
+    """What the graph needs from a ModelProto, read out so that the proto can be freed."""
+
+    nodes: list[Node]
+    inputs: dict[str, TensorSpec]
+    outputs: list[str]
+    constants: dict[str, TensorSpec]
+    value_info: dict[str, tuple[Dim, ...]]
+    opset: int
+    notes: list[LoadNote]
+
+
+def _read_parts(model: onnx.ModelProto, path: str) -> _Parts:
     model = _inline(model, path)
     graph = model.graph
     notes: list[LoadNote] = []
@@ -398,15 +402,19 @@ def _graph_from_model(model: onnx.ModelProto, path: str, reparse: Callable[[], o
         shape = _type_shape(info)
         if shape is not None and all(d is not None for d in shape):
             value_info[_text(info.name)] = shape
+    return _Parts(nodes, inputs, [_text(o.name) for o in graph.output], constants, value_info, _opset(model), notes)
+
+
+def _build(parts: _Parts, path: str, fallback: Callable[[], dict[str, tuple[Dim, ...]]]) -> ModelGraph:
     return ModelGraph(
         path=path,
         format="onnx",
-        nodes=nodes,
-        inputs=inputs,
-        outputs=[_text(o.name) for o in graph.output],
-        constants=constants,
-        value_info=value_info,
-        opset=_opset(model),
-        notes=notes,
-        fallback_shapes=_fallback(model, path, reparse),
+        nodes=parts.nodes,
+        inputs=parts.inputs,
+        outputs=parts.outputs,
+        constants=parts.constants,
+        value_info=parts.value_info,
+        opset=parts.opset,
+        notes=parts.notes,
+        fallback_shapes=fallback,
     )

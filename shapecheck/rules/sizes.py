@@ -28,7 +28,10 @@ def valid_input_sizes(analysis: Analysis) -> Iterable[Finding]:
 
     ## What it does
     Runs the size analysis (see `shapecheck sizes`): one info finding per symbol whose valid set is
-    restricted ("valid only for H ≡ 0 (mod 8), from 8"), an error when no size at all is valid.
+    restricted ("valid only for H ≡ 0 (mod 8), from 8"), an error when no size at all is valid. In
+    `check` the analysis shares a bound with SC502 (100,000 node evaluations, about a second, the same
+    on every machine); a model that needs more gets an info finding saying its sizes were not analysed,
+    and `shapecheck sizes` analyses it without the bound.
 
     ## Why is this bad?
     A U-Net that only accepts multiples of 32 fails in production on the first odd-sized image; the
