@@ -55,6 +55,9 @@ Pads = list[tuple[int, int]]
 # Elements of an im2col buffer built at once. Small enough to stay in cache and to avoid the page faults
 # of a fresh multi-megabyte allocation on every call; large enough for an efficient matmul.
 _CHUNK_ELEMENTS = 1 << 20
+# Elements of one piece of a unit-stride depthwise conv (input planes or rows): a piece's buffers stay in
+# the core's cache, and pieces are few enough that the per-operation overhead stays small.
+_DEPTHWISE_BLOCK_ELEMENTS = 1 << 16
 # Largest (tap, output channel, input position) matmul result the scatter method builds at once.
 _SCATTER_MAX_ELEMENTS = 1 << 24
 
@@ -212,16 +215,24 @@ def _tap_view(
 
 
 def _correlate(
-    xp: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int], group: int
+    x: np.ndarray,
+    w: np.ndarray,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+    pads: Pads | None = None,
 ) -> np.ndarray:
-    """Grouped cross-correlation of an already padded input (the ONNX Conv body, no bias).
+    """Grouped cross-correlation of ``x`` zero-padded by ``pads`` (the ONNX Conv body, no bias).
 
-    ``xp`` is ``(N, C, S...)``, ``w`` is ``(M, C/group, k...)``. The output has one position per window
-    start that fits in ``S`` on every axis.
+    ``x`` is ``(N, C, S...)``, ``w`` is ``(M, C/group, k...)``; ``pads`` (``(begin, end)`` per axis, >= 0)
+    default to none. The output has one position per window start that fits in the padded input on
+    every axis. The Winograd path pads while it rearranges the input; the others pad first.
     """
-    n_batch, channels = xp.shape[:2]
+    pads = pads if pads is not None else [(0, 0)] * (x.ndim - 2)
+    n_batch, channels = x.shape[:2]
     out_channels, group_channels = w.shape[:2]
-    size, kernel = xp.shape[2:], w.shape[2:]
+    size = tuple(n + b + e for n, (b, e) in zip(x.shape[2:], pads, strict=True))
+    kernel = w.shape[2:]
     if group < 1:
         raise SpecError(f"group must be >= 1, got {group}")
     if channels != group_channels * group:
@@ -241,11 +252,19 @@ def _correlate(
             )
         counts.append(_window_starts(length, span, s))
     mg = out_channels // group
-    xg = xp.reshape(n_batch, group, group_channels, *size)
     wg = w.reshape(group, mg, group_channels, *kernel)
+    if group_channels > 1 and _winograd_applies(kernel, strides, dilations, counts, group_channels, mg):
+        xg = x.reshape(n_batch, group, group_channels, *x.shape[2:])
+        return _correlate_winograd(xg, wg, pads, counts).reshape(n_batch, out_channels, *counts)
+    if group_channels == 1 and all(s == 1 for s in strides):
+        xg = x.reshape(n_batch, group, 1, *x.shape[2:])
+        return _correlate_depthwise(xg, wg, pads, dilations, counts).reshape(n_batch, out_channels, *counts)
+    xg = _pad_or_crop(x, pads).reshape(n_batch, group, group_channels, *size)
     taps = _taps(kernel)
     if group_channels == 1:
         out = _correlate_per_channel(xg, wg, taps, strides, dilations, counts)
+    elif all(s == 1 for s in strides):
+        out = _correlate_shifted(xg, wg, dilations, counts)
     else:
         out = _correlate_im2col(xg, wg, taps, strides, dilations, counts)
     return out.reshape(n_batch, out_channels, *counts)
@@ -279,6 +298,54 @@ def _correlate_im2col(
     return out
 
 
+def _correlate_shifted(xg: np.ndarray, wg: np.ndarray, dilations: Sequence[int], counts: Sequence[int]) -> np.ndarray:
+    """Unit-stride im2col + matmul where every tap is a shift of the flattened padded planes.
+
+    With stride 1, the values tap ``t`` reads for consecutive outputs are consecutive in the flattened
+    padded input, so each column of the im2col buffer is one contiguous copy (per channel) instead of a
+    gather. Outputs are computed on the padded grid (each row's overhang is garbage, never read) and
+    cropped into place. Per chunk of output rows: the copies split over the cores, one matmul per group
+    (BLAS, threaded), the crop split over the cores.
+    """
+    n_batch, group, cg, *size = xg.shape
+    mg = wg.shape[1]
+    taps = _taps(wg.shape[3:])
+    pitch = [math.prod(size[a + 1 :]) for a in range(len(size))]  # elements per step on each axis
+    offsets = [sum(t * d * p for t, d, p in zip(tap, dilations, pitch, strict=True)) for tap in taps]
+    depth = cg * len(taps)
+    wmat = wg.reshape(group, mg, depth)
+    source = np.ascontiguousarray(xg).reshape(n_batch, group, cg, -1)
+    out = np.empty((n_batch, group, mg, *counts), dtype=xg.dtype)
+    rows = max(1, min(counts[0], _CHUNK_ELEMENTS // max(1, group * depth * pitch[0])))
+    cols = np.empty((group, cg, len(taps), rows * pitch[0]), dtype=xg.dtype)
+    grid = np.empty((group, mg, rows * pitch[0]), dtype=xg.dtype)
+    cb = max(1, -(-cg // (2 * _workers())))  # channel blocks: two per core
+    ob = max(1, -(-mg // (2 * _workers())))
+    for b in range(n_batch):
+        for r0 in range(0, counts[0], rows):
+            r1 = min(counts[0], r0 + rows)
+            local = (r1 - r0, *counts[1:])
+            length = sum((o - 1) * p for o, p in zip(local, pitch, strict=True)) + 1  # last output + 1
+            start = r0 * pitch[0]
+
+            def fill(c0: int, b: int = b, start: int = start, length: int = length) -> None:
+                for i, offset in enumerate(offsets):
+                    cols[:, c0 : c0 + cb, i, :length] = source[
+                        b, :, c0 : c0 + cb, start + offset : start + offset + length
+                    ]
+
+            _parallel(fill, range(0, cg, cb))
+            np.matmul(wmat, cols.reshape(group, depth, -1)[..., :length], out=grid[..., :length])
+            cells = (slice(None), slice(None), *(slice(0, o) for o in local))
+
+            def crop(m0: int, b: int = b, r0: int = r0, r1: int = r1, cells: tuple = cells) -> None:
+                on_grid = grid[:, m0 : m0 + ob, : (r1 - r0) * pitch[0]].reshape(group, -1, r1 - r0, *size[1:])
+                out[b, :, m0 : m0 + ob, r0:r1] = on_grid[cells]
+
+            _parallel(crop, range(0, mg, ob))
+    return out
+
+
 def _correlate_per_channel(
     xg: np.ndarray,
     wg: np.ndarray,
@@ -287,12 +354,10 @@ def _correlate_per_channel(
     dilations: Sequence[int],
     counts: Sequence[int],
 ) -> np.ndarray:
-    """Depthwise (one input channel per group): a broadcast multiply-add per kernel tap.
+    """Strided depthwise (one input channel per group): a broadcast multiply-add per kernel tap.
 
     A matmul would have a depth of only k^d, so each tap is an elementwise multiply-add instead, on
-    blocks of channels that fit in cache, one block per thread. With unit strides the taps become
-    shifts of the flattened padded planes (long contiguous runs): outputs are computed on the padded
-    grid and the rows' overhang is cut off at the end.
+    blocks of channels that fit in cache, one block per thread. (Unit strides: :func:`_correlate_depthwise`.)
     """
     n_batch, group, _, *size = xg.shape
     mg = wg.shape[1]
@@ -301,22 +366,11 @@ def _correlate_per_channel(
     blocks = max(1, -(-group * per_group // (_CHUNK_ELEMENTS // 4)))  # cache-sized blocks of channels
     blocks = min(group, -(-blocks // _workers()) * _workers())  # a whole number of blocks per thread
     block = -(-group // blocks)
-    flat = all(s == 1 for s in strides)
-    if flat:
-        pitch = [math.prod(size[a + 1 :]) for a in range(len(size))]  # elements per step on each axis
-        offsets = [sum(t * d * p for t, d, p in zip(tap, dilations, pitch, strict=True)) for tap in taps]
-        length = sum((o - 1) * p for o, p in zip(counts, pitch, strict=True)) + 1  # last output + 1
-        source = np.ascontiguousarray(xg).reshape(n_batch, group, 1, -1)
-        grid = np.empty((n_batch, group, mg, counts[0] * pitch[0]), dtype=xg.dtype)
 
     def run(g0: int) -> None:
         g1 = min(group, g0 + block)
-        if flat:
-            acc = grid[:, g0:g1, :, :length]
-            views = [source[:, g0:g1, :, offset : offset + length] for offset in offsets]
-        else:
-            acc = out[:, g0:g1]
-            views = [_tap_view(xg[:, g0:g1], tap, dilations, strides, counts) for tap in taps]
+        acc = out[:, g0:g1]
+        views = [_tap_view(xg[:, g0:g1], tap, dilations, strides, counts) for tap in taps]
         expand = (None,) * (acc.ndim - 3)
         tmp = np.empty_like(acc)
         for i, (tap, view) in enumerate(zip(taps, views, strict=True)):
@@ -326,12 +380,268 @@ def _correlate_per_channel(
             else:
                 np.multiply(view, weight, out=tmp)
                 acc += tmp
-        if flat:  # back from the padded grid to the output positions
-            padded = grid[:, g0:g1].reshape(n_batch, g1 - g0, mg, counts[0], *size[1:])
-            out[:, g0:g1] = padded[(..., slice(None), *(slice(0, o) for o in counts[1:]))]
 
     _parallel(run, range(0, group, block))
     return out
+
+
+def _correlate_depthwise(
+    xg: np.ndarray, wg: np.ndarray, pads: Pads, dilations: Sequence[int], counts: Sequence[int]
+) -> np.ndarray:
+    """Unit-stride depthwise correlation of ``xg (N, G, 1, S...)`` zero-padded by ``pads``.
+
+    Work goes in cache-sized pieces (blocks of input planes, or bands of output rows of one plane), split
+    over the cores. A piece is padded into a small buffer; there every tap is a shift of the flattened
+    plane, so each tap is one multiply and one add over a long contiguous run, computed on the padded
+    grid (its rows' overhang is garbage). The last add writes the valid positions straight into the
+    output, which drops the overhang without another pass.
+    """
+    n_batch, group, _, *size = xg.shape
+    mg = wg.shape[1]
+    planes = n_batch * group
+    source = np.ascontiguousarray(xg).reshape(planes, *size)
+    padded = [n + b + e for n, (b, e) in zip(size, pads, strict=True)]
+    taps = _taps(wg.shape[3:])
+    weights = wg.reshape(group, mg, len(taps))
+    out = np.empty((planes, mg, *counts), dtype=xg.dtype)
+    row = math.prod(padded[1:])  # elements per padded row (axis 0)
+    if math.prod(padded) <= _DEPTHWISE_BLOCK_ELEMENTS:
+        per_piece, band = max(1, _DEPTHWISE_BLOCK_ELEMENTS // math.prod(padded)), counts[0]
+    else:
+        per_piece, band = 1, max(1, _DEPTHWISE_BLOCK_ELEMENTS // row)
+    pieces = [(p0, o0) for p0 in range(0, planes, per_piece) for o0 in range(0, counts[0], band)]
+    span0 = _span(wg.shape[3], dilations[0])
+
+    def run(piece: int) -> None:
+        p0, o0 = pieces[piece]
+        p1, o1 = min(planes, p0 + per_piece), min(counts[0], o0 + band)
+        begin = pads[0][0] - o0  # where input row 0 lands in the piece (negative: crop)
+        end = o1 - 1 + span0 - (pads[0][0] + size[0])
+        buffer = _pad_or_crop(source[p0:p1, None], [(begin, end), *pads[1:]])
+        sizes = buffer.shape[2:]
+        pitch = [math.prod(sizes[a + 1 :]) for a in range(len(sizes))]  # elements per step on each axis
+        rows = o1 - o0
+        local = (rows, *counts[1:])
+        length = sum((o - 1) * p for o, p in zip(local, pitch, strict=True)) + 1  # last output + 1
+        flat = buffer.reshape(p1 - p0, 1, -1)
+        acc, tmp = (np.empty((p1 - p0, mg, rows * pitch[0]), dtype=xg.dtype) for _ in range(2))
+        w = weights[np.arange(p0, p1) % group][..., None]  # (planes of the piece, mg, taps, 1)
+        cells = (slice(None), slice(None), *(slice(0, o) for o in local))
+
+        def on_grid(a: np.ndarray) -> np.ndarray:  # the valid outputs of a flat run on the padded grid
+            return a.reshape(p1 - p0, mg, rows, *sizes[1:])[cells]
+
+        for i, tap in enumerate(taps):
+            offset = sum(t * d * p for t, d, p in zip(tap, dilations, pitch, strict=True))
+            view = flat[..., offset : offset + length]
+            np.multiply(view, w[:, :, i], out=(tmp if i else acc)[..., :length])
+            if 0 < i < len(taps) - 1:
+                acc[..., :length] += tmp[..., :length]
+        target = out[p0:p1, :, o0:o1]
+        if len(taps) == 1:
+            target[...] = on_grid(acc)
+        else:
+            np.add(on_grid(acc), on_grid(tmp), out=target)
+
+    _parallel(run, range(len(pieces)))
+    return out.reshape(n_batch, group, mg, *counts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Winograd F(4x4, 3x3): 3x3, stride-1, undilated 2-D convs with many channels
+# --------------------------------------------------------------------------------------------------
+
+# Winograd's minimal filtering F(4, 3) (Lavin & Gray 2016, points 0, +-1, +-2, infinity): four outputs of
+# a 3-tap correlation from six inputs d as  y = AT @ ((G @ g) * (BT @ d)).  In 2-D a 6x6 input tile gives
+# a 4x4 output tile with 36 multiplications instead of 144, so the channel-mixing matmuls do a quarter of
+# the work of im2col + matmul; the transforms are a few additions per value.
+_WINOGRAD_G = np.array(
+    [
+        [1 / 4, 0, 0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0, 0, 1],
+    ]
+)
+# Below these sizes the transforms cost more than the matmul work they save (timed on the benchmark).
+_WINOGRAD_MIN_CHANNELS = 16
+_WINOGRAD_MIN_OUTPUT = 8
+# Transformed-input values (36 per channel and tile) of one band of tile rows: bounds the scratch memory.
+_WINOGRAD_BAND_ELEMENTS = 1 << 23
+# Values per channel block in the transforms: a block's arrays stay in the core's cache.
+_WINOGRAD_BLOCK_ELEMENTS = 1 << 14
+
+
+def _winograd_applies(
+    kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int], counts: Sequence[int], cg: int, mg: int
+) -> bool:
+    return (
+        tuple(kernel) == (3, 3)
+        and tuple(strides) == (1, 1)
+        and tuple(dilations) == (1, 1)
+        and min(cg, mg) >= _WINOGRAD_MIN_CHANNELS
+        and min(counts) >= _WINOGRAD_MIN_OUTPUT
+    )
+
+
+def _winograd_input_rows(x: Sequence[np.ndarray], out: Sequence[np.ndarray], tmp: Sequence[np.ndarray]) -> None:
+    """``out[a] = sum_b BT[a, b] x[b]`` for the six rows of BT, in 21 array operations (shared sums)."""
+    x0, x1, x2, x3, x4, x5 = x
+    t1, t2 = tmp
+    np.multiply(x0, 4, out=out[0])  # 4 x0 - 5 x2 + x4
+    np.multiply(x2, 5, out=t1)
+    out[0] -= t1
+    out[0] += x4
+    np.multiply(x1, 4, out=out[5])  # 4 x1 - 5 x3 + x5
+    np.multiply(x3, 5, out=t1)
+    out[5] -= t1
+    out[5] += x5
+    np.add(x1, x2, out=t1)  # (x3 + x4) - 4 (x1 + x2)
+    t1 *= 4
+    np.add(x3, x4, out=out[1])
+    out[1] -= t1
+    np.subtract(x1, x2, out=t1)  # (x4 - x3) + 4 (x1 - x2)
+    t1 *= 4
+    np.subtract(x4, x3, out=out[2])
+    out[2] += t1
+    np.subtract(x3, x1, out=t1)  # (x4 - x2) +- 2 (x3 - x1)
+    t1 *= 2
+    np.subtract(x4, x2, out=t2)
+    np.add(t2, t1, out=out[3])
+    np.subtract(t2, t1, out=out[4])
+
+
+def _winograd_output_rows(
+    m: Sequence[np.ndarray],
+    out: Sequence[np.ndarray],
+    tmp: Sequence[np.ndarray],
+    view: Callable[[np.ndarray], np.ndarray] = lambda a: a,
+) -> None:
+    """``out[r] = sum_a AT[r, a] m[a]`` for the four rows of AT, in 13 array operations (shared sums).
+
+    ``out`` may be strided views of another shape (the interleaved output itself): each is written once,
+    by its last operation, whose operands are passed through ``view``; the rest runs on flat arrays.
+    """
+    m0, m1, m2, m3, m4, m5 = m
+    s1, d1, s2, d2, t = tmp
+    np.add(m1, m2, out=s1)
+    np.subtract(m1, m2, out=d1)
+    np.add(m3, m4, out=s2)
+    np.subtract(m3, m4, out=d2)
+    np.add(m0, s1, out=t)  # m0 + m1 + m2 + m3 + m4
+    np.add(view(t), view(s2), out=out[0])
+    np.multiply(d2, 2, out=t)  # m1 - m2 + 2 (m3 - m4)
+    np.add(view(d1), view(t), out=out[1])
+    np.multiply(s2, 4, out=t)  # m1 + m2 + 4 (m3 + m4)
+    np.add(view(s1), view(t), out=out[2])
+    np.multiply(d2, 8, out=t)  # m1 - m2 + 8 (m3 - m4) + m5
+    t += d1
+    np.add(view(t), view(m5), out=out[3])
+
+
+def _winograd_weights(wg: np.ndarray) -> np.ndarray:
+    """``U = G g G^T`` for every (group, output, input channel) as ``(group, 36, M/g, C/g)``.
+
+    One small matmul with ``G (x) G``, in float64 so that the weights add no rounding of their own.
+    """
+    group, mg, cg = wg.shape[:3]
+    u = np.kron(_WINOGRAD_G, _WINOGRAD_G) @ wg.reshape(-1, 9).T.astype(np.float64)  # (36, G * Mg * Cg)
+    return np.ascontiguousarray(u.reshape(36, group, mg, cg).transpose(1, 0, 2, 3), dtype=wg.dtype)
+
+
+def _correlate_winograd(xg: np.ndarray, wg: np.ndarray, pads: Pads, counts: Sequence[int]) -> np.ndarray:
+    """3x3 stride-1 correlation of ``xg (N, G, C/g, H, W)`` zero-padded by ``pads``, by Winograd F(4x4, 3x3).
+
+    The output is cut into 4x4 tiles. Per band of tile rows: the input transform (in channel blocks, over
+    the cores), one matmul per transform position mixing the channels (BLAS), the output transform (in
+    output-channel blocks, over the cores) written straight into the interleaved output.
+    """
+    n_batch, group, cg = xg.shape[:3]
+    mg = wg.shape[1]
+    ho, wo = counts
+    th, tw = -(-ho // 4), -(-wo // 4)
+    u = _winograd_weights(wg)
+    out = np.empty((n_batch, group, mg, 4 * th, 4 * tw), dtype=xg.dtype)
+    band = max(1, min(th, _WINOGRAD_BAND_ELEMENTS // (36 * max(cg, mg) * (tw + 1))))
+    for b in range(n_batch):
+        for g in range(group):
+            for i0 in range(0, th, band):
+                i1 = min(th, i0 + band)
+                _winograd_band(xg[b, g], pads, 4 * i0, u[g], out[b, g, :, 4 * i0 : 4 * i1])
+    if (4 * th, 4 * tw) != (ho, wo):
+        return np.ascontiguousarray(out[..., :ho, :wo])
+    return out
+
+
+def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.ndarray) -> None:
+    """One band of tile rows: ``out (M, 4R, 4T)`` holds output rows ``row0 ...``; ``x (C, H, W)`` unpadded.
+
+    Layout: the padded input rows of the band are split by position mod 4 on both axes (space-to-depth),
+    so that the six rows or columns a tile reads are whole planes shifted by 0 or 1 tile. Every plane
+    holds one grid row and one grid column more than there are tiles, so a flat shift never leaves the
+    plane's own channel for a real tile: the spare row and column hold garbage tiles, computed alongside
+    and never written out. All transform operations therefore run on long contiguous runs.
+    """
+    channels, height, width = x.shape
+    (top, _), (left, _) = pads
+    outputs, rows, cols = out.shape[0], out.shape[1] // 4, out.shape[2] // 4
+    grid = cols + 1  # pitch of a grid row
+    plane = (rows + 1) * grid  # tiles (with the garbage row and column) per channel
+    dtype = x.dtype
+    # the band's padded rows row0 ... row0 + 4(R+1) and columns 0 ... 4(T+1): where the input lands in them
+    first = min(4 * (rows + 1), max(0, top - row0))
+    last = max(first, min(4 * (rows + 1), top + height - row0))
+    right = min(4 * grid, left + width)
+    source = x[:, row0 + first - top : row0 + last - top, : right - left]
+    v = np.empty((6, 6, channels, plane), dtype=dtype)
+    cb = max(1, min(channels, _WINOGRAD_BLOCK_ELEMENTS // plane))
+
+    def transform_input(c0: int) -> None:
+        c1 = min(channels, c0 + cb)
+        n = c1 - c0
+        staging = np.empty((n, 4 * (rows + 1), 4 * grid), dtype=dtype)
+        staging[:, :first] = 0
+        staging[:, last:] = 0
+        staging[:, first:last, :left] = 0
+        staging[:, first:last, right:] = 0
+        staging[:, first:last, left:right] = source[c0:c1]
+        s = np.empty((4, 4, n, rows + 1, grid), dtype=dtype)
+        s[...] = staging.reshape(n, rows + 1, 4, grid, 4).transpose(2, 4, 0, 1, 3)
+        flat = s.reshape(4, 4, n * plane)
+        length = n * plane - grid  # the last channel's spare row has no row below it
+        a = np.empty((6, 4, n * plane), dtype=dtype)
+        tmp = [np.empty((4, length), dtype=dtype) for _ in range(2)]
+        rows_in = [flat[b % 4, :, (b // 4) * grid : (b // 4) * grid + length] for b in range(6)]
+        _winograd_input_rows(rows_in, [a[r, :, :length] for r in range(6)], tmp)
+        length -= 1
+        tmp = [np.empty((6, length), dtype=dtype) for _ in range(2)]
+        cols_in = [a[:, b % 4, b // 4 : b // 4 + length] for b in range(6)]
+        block = v[:, :, c0:c1].reshape(6, 6, n * plane)
+        _winograd_input_rows(cols_in, [block[:, r, :length] for r in range(6)], tmp)
+        block[:, :, length:] = 0  # garbage tiles, kept finite
+
+    _parallel(transform_input, range(0, channels, cb))
+    m = np.matmul(u, v.reshape(36, channels, plane)).reshape(6, 6, outputs, plane)
+    mb = max(1, min(outputs, _WINOGRAD_BLOCK_ELEMENTS // plane))
+
+    def transform_output(m0: int) -> None:
+        m1 = min(outputs, m0 + mb)
+        n = m1 - m0
+        mm = m[:, :, m0:m1].reshape(6, 6, n * plane)
+        half = np.empty((4, 6, n * plane), dtype=dtype)
+        tmp = [np.empty((6, n * plane), dtype=dtype) for _ in range(5)]
+        _winograd_output_rows([mm[a] for a in range(6)], [half[r] for r in range(4)], tmp)
+        target = out[m0:m1].reshape(n, rows, 4, cols, 4).transpose(4, 2, 0, 1, 3)  # (c, r, m, tile row, col)
+        tmp = [t[:4] for t in tmp]
+
+        def tiles(flat: np.ndarray) -> np.ndarray:
+            return flat.reshape(4, n, rows + 1, grid)[:, :, :rows, :cols]
+
+        _winograd_output_rows([half[:, a] for a in range(6)], list(target), tmp, tiles)
+
+    _parallel(transform_output, range(0, outputs, mb))
 
 
 def _workers() -> int:
@@ -410,7 +720,7 @@ def conv(
     strides_ = _ints("strides", strides, rank, 1, 1)
     dilations_ = _ints("dilations", dilations, rank, 1, 1)
     pads_ = _resolve_pads(x.shape[2:], kernel, strides_, dilations_, pads, _auto_pad(auto_pad))
-    out = _correlate(_pad_or_crop(x, pads_), w, strides_, dilations_, int(group))
+    out = _correlate(x, w, strides_, dilations_, int(group), pads_)
     return _add_bias(out, b, w.shape[0])
 
 
