@@ -460,6 +460,7 @@ def _correlate_depthwise(
 # a 3-tap correlation from six inputs d as  y = AT @ ((G @ g) * (BT @ d)).  In 2-D a 6x6 input tile gives
 # a 4x4 output tile with 36 multiplications instead of 144, so the channel-mixing matmuls do a quarter of
 # the work of im2col + matmul; the transforms are a few additions per value.
+_WINOGRAD_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
 _WINOGRAD_G = np.array(
     [
         [1 / 4, 0, 0],
@@ -475,8 +476,11 @@ _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MIN_OUTPUT = 8
 # Transformed-input values (36 per channel and tile) of one band of tile rows: bounds the scratch memory.
 _WINOGRAD_BAND_ELEMENTS = 1 << 23
-# Values per channel block in the transforms: a block's arrays stay in the core's cache.
+# Values per channel block in the input transform: a block's arrays stay in the core's cache.
 _WINOGRAD_BLOCK_ELEMENTS = 1 << 14
+# Tiles (x output channels) per block of the output transform: its two small matmuls (6 -> 4 values per
+# tile and axis) stay under OpenBLAS's size for threading (m*n*k <= 262144), so the cores run one each.
+_WINOGRAD_OUTPUT_BLOCK = 1 << 13
 
 
 def _winograd_applies(
@@ -518,34 +522,6 @@ def _winograd_input_rows(x: Sequence[np.ndarray], out: Sequence[np.ndarray], tmp
     np.subtract(t2, t1, out=out[4])
 
 
-def _winograd_output_rows(
-    m: Sequence[np.ndarray],
-    out: Sequence[np.ndarray],
-    tmp: Sequence[np.ndarray],
-    view: Callable[[np.ndarray], np.ndarray] = lambda a: a,
-) -> None:
-    """``out[r] = sum_a AT[r, a] m[a]`` for the four rows of AT, in 13 array operations (shared sums).
-
-    ``out`` may be strided views of another shape (the interleaved output itself): each is written once,
-    by its last operation, whose operands are passed through ``view``; the rest runs on flat arrays.
-    """
-    m0, m1, m2, m3, m4, m5 = m
-    s1, d1, s2, d2, t = tmp
-    np.add(m1, m2, out=s1)
-    np.subtract(m1, m2, out=d1)
-    np.add(m3, m4, out=s2)
-    np.subtract(m3, m4, out=d2)
-    np.add(m0, s1, out=t)  # m0 + m1 + m2 + m3 + m4
-    np.add(view(t), view(s2), out=out[0])
-    np.multiply(d2, 2, out=t)  # m1 - m2 + 2 (m3 - m4)
-    np.add(view(d1), view(t), out=out[1])
-    np.multiply(s2, 4, out=t)  # m1 + m2 + 4 (m3 + m4)
-    np.add(view(s1), view(t), out=out[2])
-    np.multiply(d2, 8, out=t)  # m1 - m2 + 8 (m3 - m4) + m5
-    t += d1
-    np.add(view(t), view(m5), out=out[3])
-
-
 def _winograd_weights(wg: np.ndarray) -> np.ndarray:
     """``U = G g G^T`` for every (group, output, input channel) as ``(group, 36, M/g, C/g)``.
 
@@ -559,9 +535,10 @@ def _winograd_weights(wg: np.ndarray) -> np.ndarray:
 def _correlate_winograd(xg: np.ndarray, wg: np.ndarray, pads: Pads, counts: Sequence[int]) -> np.ndarray:
     """3x3 stride-1 correlation of ``xg (N, G, C/g, H, W)`` zero-padded by ``pads``, by Winograd F(4x4, 3x3).
 
-    The output is cut into 4x4 tiles. Per band of tile rows: the input transform (in channel blocks, over
-    the cores), one matmul per transform position mixing the channels (BLAS), the output transform (in
-    output-channel blocks, over the cores) written straight into the interleaved output.
+    The output is cut into 4x4 tiles. Per band of tile rows: the input transform (array operations on
+    channel blocks, over the cores), one matmul per transform position mixing the channels (BLAS), the
+    output transform (two small matmuls on output-channel blocks, over the cores; the second puts the
+    four values of a tile row next to each other, so a tile row lands in the output as one run).
     """
     n_batch, group, cg = xg.shape[:3]
     mg = wg.shape[1]
@@ -629,22 +606,17 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
 
     _parallel(transform_input, range(0, channels, cb))
     m = np.matmul(u, v.reshape(36, channels, plane)).reshape(6, 6, outputs, plane)
-    mb = max(1, min(outputs, _WINOGRAD_BLOCK_ELEMENTS // plane))
+    mb = max(1, min(outputs, _WINOGRAD_OUTPUT_BLOCK // plane))
+    at = _WINOGRAD_AT.astype(dtype)
 
     def transform_output(m0: int) -> None:
         m1 = min(outputs, m0 + mb)
         n = m1 - m0
-        mm = m[:, :, m0:m1].reshape(6, 6, n * plane)
-        half = np.empty((4, 6, n * plane), dtype=dtype)
-        tmp = [np.empty((6, n * plane), dtype=dtype) for _ in range(5)]
-        _winograd_output_rows([mm[a] for a in range(6)], [half[r] for r in range(4)], tmp)
-        target = out[m0:m1].reshape(n, rows, 4, cols, 4).transpose(4, 2, 0, 1, 3)  # (c, r, m, tile row, col)
-        tmp = [t[:4] for t in tmp]
-
-        def tiles(flat: np.ndarray) -> np.ndarray:
-            return flat.reshape(4, n, rows + 1, grid)[:, :, :rows, :cols]
-
-        _winograd_output_rows([half[:, a] for a in range(6)], list(target), tmp, tiles)
+        half = np.matmul(at, m[:, :, m0:m1].transpose(1, 0, 2, 3).reshape(6, 6, n * plane))  # (a2, r1, tiles)
+        # r2 innermost, so that each output row of a tile row is one contiguous run of the result
+        quads = np.matmul(half.transpose(1, 2, 0), at.T)  # (r1, tiles, r2)
+        rows_out = quads.reshape(4, n, rows + 1, 4 * grid)[:, :, :rows, : 4 * cols]
+        out[m0:m1].reshape(n, rows, 4, 4 * cols)[...] = rows_out.transpose(1, 2, 0, 3)
 
     _parallel(transform_output, range(0, outputs, mb))
 
