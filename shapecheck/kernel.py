@@ -256,6 +256,14 @@ def _correlate(
     if group_channels > 1 and _winograd_applies(kernel, strides, dilations, counts, group_channels, mg):
         xg = x.reshape(n_batch, group, group_channels, *x.shape[2:])
         return _correlate_winograd(xg, wg, pads, counts).reshape(n_batch, out_channels, *counts)
+    undilated = (1,) * len(kernel)
+    fewest = [o // d for o, d in zip(counts, dilations, strict=True)]  # outputs of the smallest phase
+    if (
+        group_channels > 1
+        and any(d > 1 for d in dilations)
+        and _winograd_applies(kernel, strides, undilated, fewest, group_channels, mg)
+    ):
+        return _correlate_dilated_phases(x, w, pads, dilations, group, counts)
     if group_channels == 1 and all(s == 1 for s in strides):
         xg = x.reshape(n_batch, group, 1, *x.shape[2:])
         return _correlate_depthwise(xg, wg, pads, dilations, counts).reshape(n_batch, out_channels, *counts)
@@ -268,6 +276,28 @@ def _correlate(
     else:
         out = _correlate_im2col(xg, wg, taps, strides, dilations, counts)
     return out.reshape(n_batch, out_channels, *counts)
+
+
+def _correlate_dilated_phases(
+    x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], group: int, counts: Sequence[int]
+) -> np.ndarray:
+    """A unit-stride dilated 3x3 conv as ``d1 * d2`` undilated ones (polyphase split), each by Winograd.
+
+    The outputs at positions ``p, p + d, p + 2d, ...`` of an axis read only the inputs at ``p, p + d, ...``
+    with neighbouring taps one step apart, so each phase is an undilated conv of a subsampled input.
+    (Stacking the phases into the batch axis instead costs two more transposing copies: slower.)
+    """
+    n_batch, channels = x.shape[:2]
+    cg = channels // group
+    wg = w.reshape(group, -1, cg, *w.shape[2:])
+    u = _winograd_weights(wg)
+    xp = _pad_or_crop(x, pads).reshape(n_batch, group, cg, *(n + b + e for n, (b, e) in zip(x.shape[2:], pads)))
+    out = np.empty((n_batch, group, wg.shape[1], *counts), dtype=x.dtype)
+    for phase in itertools.product(*(range(d) for d in dilations)):
+        part = (slice(None),) * 3 + tuple(slice(p, None, d) for p, d in zip(phase, dilations, strict=True))
+        sub = [len(range(p, o, d)) for p, o, d in zip(phase, counts, dilations, strict=True)]
+        out[part] = _correlate_winograd(xp[part], wg, [(0, 0)] * len(dilations), sub, u)
+    return out.reshape(n_batch, w.shape[0], *counts)
 
 
 def _correlate_im2col(
@@ -532,7 +562,9 @@ def _winograd_weights(wg: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(u.reshape(36, group, mg, cg).transpose(1, 0, 2, 3), dtype=wg.dtype)
 
 
-def _correlate_winograd(xg: np.ndarray, wg: np.ndarray, pads: Pads, counts: Sequence[int]) -> np.ndarray:
+def _correlate_winograd(
+    xg: np.ndarray, wg: np.ndarray, pads: Pads, counts: Sequence[int], u: np.ndarray | None = None
+) -> np.ndarray:
     """3x3 stride-1 correlation of ``xg (N, G, C/g, H, W)`` zero-padded by ``pads``, by Winograd F(4x4, 3x3).
 
     The output is cut into 4x4 tiles. Per band of tile rows: the input transform (array operations on
@@ -544,7 +576,7 @@ def _correlate_winograd(xg: np.ndarray, wg: np.ndarray, pads: Pads, counts: Sequ
     mg = wg.shape[1]
     ho, wo = counts
     th, tw = -(-ho // 4), -(-wo // 4)
-    u = _winograd_weights(wg)
+    u = _winograd_weights(wg) if u is None else u
     out = np.empty((n_batch, group, mg, 4 * th, 4 * tw), dtype=xg.dtype)
     band = max(1, min(th, _WINOGRAD_BAND_ELEMENTS // (36 * max(cg, mg) * (tw + 1))))
     for b in range(n_batch):

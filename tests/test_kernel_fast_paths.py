@@ -4,8 +4,9 @@
 fast paths start at larger sizes, so they are checked here, each against onnxruntime (never against
 the kernel's own other paths):
 
-* Winograd F(4x4, 3x3) for 3x3 stride-1 undilated 2-D convs with at least 16 input and output channels
-  per group (also the zero-insertion transposed conv with a 3x3 kernel, whose inner conv is one);
+* Winograd F(4x4, 3x3) for 3x3 stride-1 2-D convs with at least 16 input and output channels per group
+  (dilated ones split into undilated phases; also the zero-insertion transposed conv with a 3x3
+  kernel, whose inner conv is one);
 * the unit-stride im2col whose columns are shifts of the flattened padded input (any rank, dilation);
 * the unit-stride depthwise conv in cache-sized pieces (blocks of planes or bands of rows).
 
@@ -110,13 +111,30 @@ def test_winograd_equals_onnxruntime(
 
 
 @pytest.mark.parametrize(
+    ("x_shape", "w_shape", "attrs", "phases"),
+    [
+        ((1, 16, 20, 20), (16, 16, 3, 3), {"pads": [2, 2, 2, 2], "dilations": [2, 2]}, 4),
+        ((2, 17, 29, 31), (18, 17, 3, 3), {"pads": [1, 3, 0, 2], "dilations": [3, 2]}, 6),
+        ((1, 32, 27, 22), (32, 16, 3, 3), {"pads": [0, 0, 4, 1], "dilations": [1, 2], "group": 2}, 2),
+    ],
+)
+def test_dilated_winograd_phases_equal_onnxruntime(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], attrs: dict[str, Any], phases: int, calls: dict[str, int]
+) -> None:
+    """A dilated 3x3 conv split into its d1 * d2 undilated phases (unequal sizes when d does not divide
+    the padded size), each by Winograd."""
+    _conv_case(5, x_shape, w_shape, attrs, bias=True, tol=WINOGRAD_TOL)
+    assert calls["winograd"] == phases
+
+
+@pytest.mark.parametrize(
     ("x_shape", "w_shape", "attrs"),
     [
         ((1, 15, 12, 12), (16, 15, 3, 3), {"pads": [1, 1, 1, 1]}),  # too few input channels
         ((1, 16, 12, 12), (15, 16, 3, 3), {"pads": [1, 1, 1, 1]}),  # too few output channels
         ((1, 16, 7, 12), (16, 16, 3, 3), {"pads": [0, 1, 0, 1]}),  # too few output rows
         ((1, 16, 12, 12), (16, 16, 3, 3), {"pads": [1, 1, 1, 1], "strides": [2, 1]}),
-        ((1, 16, 12, 12), (16, 16, 3, 3), {"pads": [1, 1, 1, 1], "dilations": [1, 2]}),
+        ((1, 16, 12, 12), (16, 16, 3, 3), {"pads": [1, 1, 1, 1], "dilations": [1, 2]}),  # phases of 5 columns
         ((1, 16, 12, 12), (16, 16, 3, 2), {"pads": [1, 1, 1, 1]}),
         ((1, 16, 12, 12, 12), (16, 16, 3, 3, 3), {}),
     ],
