@@ -637,17 +637,18 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
         block[:, :, length:] = 0  # garbage tiles, kept finite
 
     _parallel(transform_input, range(0, channels, cb))
-    m = np.matmul(u, v.reshape(36, channels, plane)).reshape(6, 6, outputs, plane)
-    mb = max(1, min(outputs, _WINOGRAD_OUTPUT_BLOCK // plane))
+    real = rows * grid  # the spare grid row holds only garbage tiles: the matmuls leave it out
+    m = np.matmul(u, v.reshape(36, channels, plane)[..., :real]).reshape(6, 6, outputs, real)
+    mb = max(1, min(outputs, _WINOGRAD_OUTPUT_BLOCK // real))
     at = _WINOGRAD_AT.astype(dtype)
 
     def transform_output(m0: int) -> None:
         m1 = min(outputs, m0 + mb)
         n = m1 - m0
-        half = np.matmul(at, m[:, :, m0:m1].transpose(1, 0, 2, 3).reshape(6, 6, n * plane))  # (a2, r1, tiles)
+        half = np.matmul(at, m[:, :, m0:m1].transpose(1, 0, 2, 3).reshape(6, 6, n * real))  # (a2, r1, tiles)
         # r2 innermost, so that each output row of a tile row is one contiguous run of the result
         quads = np.matmul(half.transpose(1, 2, 0), at.T)  # (r1, tiles, r2)
-        rows_out = quads.reshape(4, n, rows + 1, 4 * grid)[:, :, :rows, : 4 * cols]
+        rows_out = quads.reshape(4, n, rows, 4 * grid)[..., : 4 * cols]
         out[m0:m1].reshape(n, rows, 4, 4 * cols)[...] = rows_out.transpose(1, 2, 0, 3)
 
     _parallel(transform_output, range(0, outputs, mb))
