@@ -58,6 +58,10 @@ _CHUNK_ELEMENTS = 1 << 20
 # Elements of one piece of a unit-stride depthwise conv (input planes or rows): a piece's buffers stay in
 # the core's cache, and pieces are few enough that the per-operation overhead stays small.
 _DEPTHWISE_BLOCK_ELEMENTS = 1 << 17
+# OpenBLAS runs a matmul of m*n*k <= 65536 * GEMM_MULTITHREAD_THRESHOLD (4) multiply-adds on the calling
+# thread. Matmuls up to that size can run one per core from the kernel's own threads without the two
+# cores' BLAS threads competing.
+_BLAS_SERIAL_WORK = 262144
 # Largest (tap, output channel, input position) matmul result the scatter method builds at once.
 _SCATTER_MAX_ELEMENTS = 1 << 24
 
@@ -509,8 +513,10 @@ _WINOGRAD_BAND_ELEMENTS = 1 << 23
 # Values per channel block in the input transform: a block's arrays stay in the core's cache.
 _WINOGRAD_BLOCK_ELEMENTS = 1 << 14
 # Tiles (x output channels) per block of the output transform: its two small matmuls (6 -> 4 values per
-# tile and axis) stay under OpenBLAS's size for threading (m*n*k <= 262144), so the cores run one each.
+# tile and axis) stay under OpenBLAS's size for threading, so the cores run one each.
 _WINOGRAD_OUTPUT_BLOCK = 1 << 13
+# Fewest tiles per channel-mixing matmul worth running one per core (below: one threaded matmul).
+_WINOGRAD_MIN_CHUNK = 32
 
 
 def _winograd_applies(
@@ -638,7 +644,18 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
 
     _parallel(transform_input, range(0, channels, cb))
     real = rows * grid  # the spare grid row holds only garbage tiles: the matmuls leave it out
-    m = np.matmul(u, v.reshape(36, channels, plane)[..., :real]).reshape(6, 6, outputs, real)
+    m = np.empty((36, outputs, real), dtype=dtype)
+    chunk = _BLAS_SERIAL_WORK // (outputs * channels)  # tiles per matmul that OpenBLAS runs on one thread
+
+    def mix(t0: int) -> None:
+        t1 = min(real, t0 + chunk)
+        np.matmul(u, v.reshape(36, channels, plane)[..., t0:t1], out=m[..., t0:t1])
+
+    if chunk >= _WINOGRAD_MIN_CHUNK:  # one-thread matmuls side by side: no fork and join per matmul
+        _parallel(mix, range(0, real, chunk))
+    else:
+        np.matmul(u, v.reshape(36, channels, plane)[..., :real], out=m)
+    m = m.reshape(6, 6, outputs, real)
     mb = max(1, min(outputs, _WINOGRAD_OUTPUT_BLOCK // real))
     at = _WINOGRAD_AT.astype(dtype)
 

@@ -94,7 +94,7 @@ WINOGRAD_CASES = [
 
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "attrs"), WINOGRAD_CASES)
-@pytest.mark.parametrize("chunks", ["default", "small"])
+@pytest.mark.parametrize("chunks", ["default", "small", "one matmul"])
 def test_winograd_equals_onnxruntime(
     x_shape: tuple[int, ...],
     w_shape: tuple[int, ...],
@@ -103,9 +103,15 @@ def test_winograd_equals_onnxruntime(
     calls: dict[str, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if chunks == "small":  # bands of one or two tile rows; channel blocks of 1-3 channels (a short last one)
+    if chunks == "small":  # bands of 1-2 tile rows; blocks of 1-3 channels; matmuls of 7 tiles (short last ones)
         monkeypatch.setattr(kernel, "_WINOGRAD_BAND_ELEMENTS", 36 * 16 * 8 * 2)
         monkeypatch.setattr(kernel, "_WINOGRAD_BLOCK_ELEMENTS", 300)
+        monkeypatch.setattr(kernel, "_WINOGRAD_OUTPUT_BLOCK", 300)
+        group = attrs.get("group", 1)
+        monkeypatch.setattr(kernel, "_BLAS_SERIAL_WORK", 7 * w_shape[0] // group * w_shape[1])
+        monkeypatch.setattr(kernel, "_WINOGRAD_MIN_CHUNK", 1)
+    if chunks == "one matmul":  # the channel-mixing matmuls in one call (BLAS threads them)
+        monkeypatch.setattr(kernel, "_WINOGRAD_MIN_CHUNK", 10**9)
     _conv_case(sum(x_shape), x_shape, w_shape, attrs, bias=True, tol=WINOGRAD_TOL)
     assert calls["winograd"] == 1
 
