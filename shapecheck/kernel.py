@@ -564,7 +564,12 @@ def _winograd_weights(wg: np.ndarray) -> np.ndarray:
     One small matmul with ``G (x) G``, in float64 so that the weights add no rounding of their own.
     """
     group, mg, cg = wg.shape[:3]
-    u = np.kron(_WINOGRAD_G, _WINOGRAD_G) @ wg.reshape(-1, 9).T.astype(np.float64)  # (36, G * Mg * Cg)
+    kron = np.kron(_WINOGRAD_G, _WINOGRAD_G)
+    flat = wg.reshape(-1, 9).T.astype(np.float64)
+    u = np.empty((36, flat.shape[1]))  # (36, G * Mg * Cg)
+    step = _BLAS_SERIAL_WORK // kron.size  # one-thread matmuls: waking BLAS threads would leave them
+    for i in range(0, flat.shape[1], step):  # spinning on the cores the transforms run on next
+        np.matmul(kron, flat[:, i : i + step], out=u[:, i : i + step])
     return np.ascontiguousarray(u.reshape(36, group, mg, cg).transpose(1, 0, 2, 3), dtype=wg.dtype)
 
 
