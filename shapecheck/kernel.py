@@ -505,7 +505,17 @@ def _correlate_depthwise(
 # Winograd's minimal filtering F(4, 3) (Lavin & Gray 2016, points 0, +-1, +-2, infinity): four outputs of
 # a 3-tap correlation from six inputs d as  y = AT @ ((G @ g) * (BT @ d)).  In 2-D a 6x6 input tile gives
 # a 4x4 output tile with 36 multiplications instead of 144, so the channel-mixing matmuls do a quarter of
-# the work of im2col + matmul; the transforms are a few additions per value.
+# the work of im2col + matmul; the transforms are small matmuls and additions.
+_WINOGRAD_BT = np.array(
+    [
+        [4, 0, -5, 0, 1, 0],
+        [0, -4, -4, 1, 1, 0],
+        [0, 4, -4, -1, 1, 0],
+        [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0],
+        [0, 4, 0, -5, 0, 1],
+    ]
+)
 _WINOGRAD_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
 _WINOGRAD_G = np.array(
     [
@@ -522,8 +532,9 @@ _WINOGRAD_MIN_CHANNELS = 16
 _WINOGRAD_MIN_OUTPUT = 8
 # Transformed-input values (36 per channel and tile) of one band of tile rows: bounds the scratch memory.
 _WINOGRAD_BAND_ELEMENTS = 1 << 23
-# Values per channel block in the input transform: a block's arrays stay in the core's cache.
-_WINOGRAD_BLOCK_ELEMENTS = 1 << 14
+# Tiles (x channels) per block of the input transform: its arrays stay in the core's cache, and its small
+# matmuls (4 -> 6 values per tile and axis) stay under OpenBLAS's size for threading.
+_WINOGRAD_BLOCK_ELEMENTS = 1 << 13
 # Tiles (x output channels) per block of the output transform: its two small matmuls (6 -> 4 values per
 # tile and axis) stay under OpenBLAS's size for threading, so the cores run one each.
 _WINOGRAD_OUTPUT_BLOCK = 1 << 13
@@ -541,33 +552,6 @@ def _winograd_applies(
         and min(cg, mg) >= _WINOGRAD_MIN_CHANNELS
         and min(counts) >= _WINOGRAD_MIN_OUTPUT
     )
-
-
-def _winograd_input_rows(x: Sequence[np.ndarray], out: Sequence[np.ndarray], tmp: Sequence[np.ndarray]) -> None:
-    """``out[a] = sum_b BT[a, b] x[b]`` for the six rows of BT, in 21 array operations (shared sums)."""
-    x0, x1, x2, x3, x4, x5 = x
-    t1, t2 = tmp
-    np.multiply(x0, 4, out=out[0])  # 4 x0 - 5 x2 + x4
-    np.multiply(x2, 5, out=t1)
-    out[0] -= t1
-    out[0] += x4
-    np.multiply(x1, 4, out=out[5])  # 4 x1 - 5 x3 + x5
-    np.multiply(x3, 5, out=t1)
-    out[5] -= t1
-    out[5] += x5
-    np.add(x1, x2, out=t1)  # (x3 + x4) - 4 (x1 + x2)
-    t1 *= 4
-    np.add(x3, x4, out=out[1])
-    out[1] -= t1
-    np.subtract(x1, x2, out=t1)  # (x4 - x3) + 4 (x1 - x2)
-    t1 *= 4
-    np.subtract(x4, x3, out=out[2])
-    out[2] += t1
-    np.subtract(x3, x1, out=t1)  # (x4 - x2) +- 2 (x3 - x1)
-    t1 *= 2
-    np.subtract(x4, x2, out=t2)
-    np.add(t2, t1, out=out[3])
-    np.subtract(t2, t1, out=out[4])
 
 
 def _winograd_weights(wg: np.ndarray) -> np.ndarray:
@@ -636,6 +620,7 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
     source = x[:, row0 + first - top : row0 + last - top, : right - left]
     v = np.empty((6, 6, channels, plane), dtype=dtype)
     cb = max(1, min(channels, _WINOGRAD_BLOCK_ELEMENTS // plane))
+    head = _WINOGRAD_BT[:, :4].astype(dtype)
 
     def transform_input(c0: int) -> None:
         c1 = min(channels, c0 + cb)
@@ -649,17 +634,20 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
         s = np.empty((4, 4, n, rows + 1, grid), dtype=dtype)
         s[...] = staging.reshape(n, rows + 1, 4, grid, 4).transpose(2, 4, 0, 1, 3)
         flat = s.reshape(4, 4, n * plane)
-        length = n * plane - grid  # the last channel's spare row has no row below it
+        # rows of the tiles: BT's first four columns take the four phases of the tile's own grid row
+        # (a matmul); its columns 4 and 5 are (1, 1, 1, 1, 1, 0) and (0, 0, 0, 0, 0, 1) for phases 0 and
+        # 1 of the grid row below (two shifted additions)
         a = np.empty((6, 4, n * plane), dtype=dtype)
-        tmp = [np.empty((4, length), dtype=dtype) for _ in range(2)]
-        rows_in = [flat[b % 4, :, (b // 4) * grid : (b // 4) * grid + length] for b in range(6)]
-        _winograd_input_rows(rows_in, [a[r, :, :length] for r in range(6)], tmp)
-        length -= 1
-        tmp = [np.empty((6, length), dtype=dtype) for _ in range(2)]
-        cols_in = [a[:, b % 4, b // 4 : b // 4 + length] for b in range(6)]
+        np.matmul(head, flat.transpose(1, 0, 2), out=a.transpose(1, 0, 2))
+        length = n * plane - grid  # the last channel's spare row has no row below it
+        a[:5, :, :length] += flat[0, :, grid:]
+        a[5, :, :length] += flat[1, :, grid:]
+        # columns of the tiles, likewise: the shift is one grid column
         block = v[:, :, c0:c1].reshape(6, 6, n * plane)
-        _winograd_input_rows(cols_in, [block[:, r, :length] for r in range(6)], tmp)
-        block[:, :, length:] = 0  # garbage tiles, kept finite
+        np.matmul(head, a, out=block)
+        length -= 1
+        block[:, :5, :length] += a[:, 0:1, 1 : length + 1]
+        block[:, 5, :length] += a[:, 1, 1 : length + 1]
 
     _parallel(transform_input, range(0, channels, cb))
     real = rows * grid  # the spare grid row holds only garbage tiles: the matmuls leave it out
