@@ -63,9 +63,9 @@ Pads = list[tuple[int, int]]
 # Elements of an im2col buffer built at once. Small enough to stay in cache and to avoid the page faults
 # of a fresh multi-megabyte allocation on every call; large enough for an efficient matmul.
 _CHUNK_ELEMENTS = 1 << 20
-# Elements of one piece of a unit-stride depthwise conv (input planes or rows): a piece's buffers stay in
+# im2col values of one piece of a unit-stride depthwise conv (planes or rows): a piece's buffers stay in
 # the core's cache, and pieces are few enough that the per-operation overhead stays small.
-_DEPTHWISE_BLOCK_ELEMENTS = 1 << 17
+_DEPTHWISE_BLOCK_ELEMENTS = 1 << 18
 # OpenBLAS runs a matmul of m*n*k <= 65536 * GEMM_MULTITHREAD_THRESHOLD (4) multiply-adds on the calling
 # thread. Matmuls up to that size can run one per core from the kernel's own threads without the two
 # cores' BLAS threads competing.
@@ -451,48 +451,45 @@ def _correlate_depthwise(
 ) -> np.ndarray:
     """Unit-stride depthwise correlation of ``xg (N, G, 1, S...)`` zero-padded by ``pads``.
 
-    Work goes in cache-sized pieces (blocks of input planes, or bands of output rows of one plane), split
-    over the cores. A piece is padded into a small buffer, where every tap is a shift of the flattened
-    plane: one copy of a strided view makes the piece's im2col columns (k^d rows per plane), and one
-    small matmul per plane sums the taps. That reads each value twice, where a multiply and an add per
-    tap read it three times per tap (timed: 1.0 against 1.5 ms for the benchmark's 64 planes on one
-    core). Outputs are computed on the padded grid (each row's overhang is garbage) and cropped into place.
+    The input is padded once; then every tap is a shift of the flattened padded plane, so the im2col
+    columns of any piece (a block of planes, or a band of output rows of one plane) are a slice of one
+    strided view: one copy per piece, then one small matmul per plane sums its k^d taps. That reads
+    each value twice, where a multiply and an add per tap read it three times per tap (timed: 1.0
+    against 1.5 ms for the benchmark's 64 planes on one core). Outputs are computed on the padded grid
+    (each row's overhang is garbage) and cropped into place. Pieces are cache-sized, split over the cores.
     """
     n_batch, group, _, *size = xg.shape
     mg = wg.shape[1]
     planes = n_batch * group
-    source = np.ascontiguousarray(xg).reshape(planes, *size)
-    padded = [n + b + e for n, (b, e) in zip(size, pads, strict=True)]
+    padded = _pad_or_crop(xg.reshape(planes, 1, *size), pads)
+    sizes = padded.shape[2:]
     kernel = wg.shape[3:]
     taps = math.prod(kernel)
-    weights = wg.reshape(group, mg, taps)
+    pitch = [math.prod(sizes[a + 1 :]) for a in range(len(sizes))]  # elements per step on each axis
+    steps = [d * p for d, p in zip(dilations, pitch, strict=True)]  # elements between neighbouring taps
+    length = sum((o - 1) * p for o, p in zip(counts, pitch, strict=True)) + 1  # last output + 1
+    columns = _shifted_taps(padded.reshape(planes, -1), kernel, steps, length)  # (planes, k..., positions)
+    weights = wg.reshape(group, mg, taps)[np.arange(planes) % group]  # (planes, mg, taps)
     out = np.empty((planes, mg, *counts), dtype=xg.dtype)
-    row = math.prod(padded[1:])  # elements per padded row (axis 0)
-    if math.prod(padded) <= _DEPTHWISE_BLOCK_ELEMENTS:
-        per_piece, band = max(1, _DEPTHWISE_BLOCK_ELEMENTS // math.prod(padded)), counts[0]
+    per_plane = taps * counts[0] * pitch[0]  # im2col values of a whole plane
+    if per_plane <= _DEPTHWISE_BLOCK_ELEMENTS:
+        per_piece, band = max(1, _DEPTHWISE_BLOCK_ELEMENTS // per_plane), counts[0]
     else:
-        per_piece, band = 1, max(1, _DEPTHWISE_BLOCK_ELEMENTS // row)
+        per_piece, band = 1, max(1, _DEPTHWISE_BLOCK_ELEMENTS // (taps * pitch[0]))
     pieces = [(p0, o0) for p0 in range(0, planes, per_piece) for o0 in range(0, counts[0], band)]
-    span0 = _span(wg.shape[3], dilations[0])
 
     def run(piece: int) -> None:
         p0, o0 = pieces[piece]
         p1, o1 = min(planes, p0 + per_piece), min(counts[0], o0 + band)
-        begin = pads[0][0] - o0  # where input row 0 lands in the piece (negative: crop)
-        end = o1 - 1 + span0 - (pads[0][0] + size[0])
-        buffer = _pad_or_crop(source[p0:p1, None], [(begin, end), *pads[1:]])
-        sizes = buffer.shape[2:]
-        pitch = [math.prod(sizes[a + 1 :]) for a in range(len(sizes))]  # elements per step on each axis
-        steps = [d * p for d, p in zip(dilations, pitch, strict=True)]  # elements between neighbouring taps
         rows = o1 - o0
-        local = (rows, *counts[1:])
-        length = sum((o - 1) * p for o, p in zip(local, pitch, strict=True)) + 1  # last output + 1
-        cols = np.empty((p1 - p0, taps, length), dtype=xg.dtype)
-        cols.reshape(p1 - p0, *kernel, length)[...] = _shifted_taps(buffer.reshape(p1 - p0, -1), kernel, steps, length)
+        start = o0 * pitch[0]
+        stop = min(length, o1 * pitch[0])  # the last output of the band + 1
+        cols = np.empty((p1 - p0, taps, stop - start), dtype=xg.dtype)
+        cols.reshape(p1 - p0, *kernel, -1)[...] = columns[p0:p1, ..., start:stop]
         grid = np.empty((p1 - p0, mg, rows * pitch[0]), dtype=xg.dtype)
-        np.matmul(weights[np.arange(p0, p1) % group], cols, out=grid[..., :length])
+        np.matmul(weights[p0:p1], cols, out=grid[..., : stop - start])
         on_grid = grid.reshape(p1 - p0, mg, rows, *sizes[1:])
-        out[p0:p1, :, o0:o1] = on_grid[(slice(None), slice(None), *(slice(0, o) for o in local))]
+        out[p0:p1, :, o0:o1] = on_grid[(slice(None), slice(None), slice(None), *(slice(0, o) for o in counts[1:]))]
 
     _parallel(run, range(len(pieces)))
     return out.reshape(n_batch, group, mg, *counts)
