@@ -365,8 +365,9 @@ def _correlate_shifted(xg: np.ndarray, wg: np.ndarray, dilations: Sequence[int],
     With stride 1, the values tap ``t`` reads for consecutive outputs are consecutive in the flattened
     padded input, so the im2col columns of a block of channels are one copy of a strided view (long
     contiguous runs) instead of a gather per tap. Outputs are computed on the padded grid (each row's
-    overhang is garbage, never read) and cropped into place. Per chunk of output rows: the copies split
-    over the cores, one matmul per group (BLAS, threaded), the crop split over the cores.
+    overhang is garbage, never read) and cropped into place. Per chunk of output rows: one copy, one
+    matmul per group (BLAS threads it over the cores), one crop. (Splitting the copies over the cores
+    too was slower: they are memory-bound, and the BLAS threads still spin on the cores after a matmul.)
     """
     n_batch, group, cg, *size = xg.shape
     mg = wg.shape[1]
@@ -379,31 +380,20 @@ def _correlate_shifted(xg: np.ndarray, wg: np.ndarray, dilations: Sequence[int],
     source = np.ascontiguousarray(xg).reshape(n_batch, group, cg, -1)
     out = np.empty((n_batch, group, mg, *counts), dtype=xg.dtype)
     rows = max(1, min(counts[0], _CHUNK_ELEMENTS // max(1, group * depth * pitch[0])))
+    rows = -(-counts[0] // -(-counts[0] // rows))  # as many rows in every chunk as possible
     cols = np.empty((group, cg, taps, rows * pitch[0]), dtype=xg.dtype)
     grid = np.empty((group, mg, rows * pitch[0]), dtype=xg.dtype)
-    cb = max(1, -(-cg // (2 * _workers())))  # channel blocks: two per core
-    ob = max(1, -(-mg // (2 * _workers())))
     for b in range(n_batch):
         for r0 in range(0, counts[0], rows):
             r1 = min(counts[0], r0 + rows)
             local = (r1 - r0, *counts[1:])
             length = sum((o - 1) * p for o, p in zip(local, pitch, strict=True)) + 1  # last output + 1
             start = r0 * pitch[0]
-
-            def fill(c0: int, b: int = b, start: int = start, length: int = length) -> None:
-                block = cols[:, c0 : c0 + cb]
-                taps_view = _shifted_taps(source[b, :, c0 : c0 + cb, start:], kernel, steps, length)
-                block.reshape(*block.shape[:2], *kernel, -1)[..., :length] = taps_view
-
-            _parallel(fill, range(0, cg, cb))
+            taps_view = _shifted_taps(source[b, :, :, start:], kernel, steps, length)
+            cols.reshape(group, cg, *kernel, -1)[..., :length] = taps_view
             np.matmul(wmat, cols.reshape(group, depth, -1)[..., :length], out=grid[..., :length])
-            cells = (slice(None), slice(None), *(slice(0, o) for o in local))
-
-            def crop(m0: int, b: int = b, r0: int = r0, r1: int = r1, cells: tuple = cells) -> None:
-                on_grid = grid[:, m0 : m0 + ob, : (r1 - r0) * pitch[0]].reshape(group, -1, r1 - r0, *size[1:])
-                out[b, :, m0 : m0 + ob, r0:r1] = on_grid[cells]
-
-            _parallel(crop, range(0, mg, ob))
+            on_grid = grid[..., : (r1 - r0) * pitch[0]].reshape(group, mg, r1 - r0, *size[1:])
+            out[b, :, :, r0:r1] = on_grid[(slice(None), slice(None), slice(None), *(slice(0, o) for o in counts[1:]))]
     return out
 
 
