@@ -35,7 +35,7 @@ the fastest.
 Speed
 -----
 Convs run on the fastest path that applies (see :func:`_correlate`): Winograd F(4x4, 3x3) for 3x3
-stride-1 2-D convs with at least 16 channels per group (a quarter of the multiplications of im2col;
+stride-1 2-D convs with many channels (a quarter of the multiplications of im2col;
 float32 results differ from a direct sum by a few 1e-4 at 64 channels), a depthwise path, and im2col +
 matmul. They work in cache-sized chunks split over the cores (NumPy releases the GIL); the benchmark
 (``benchmarks/bench_kernels.py``) times them against onnxruntime.
@@ -238,10 +238,10 @@ def _correlate(
 
     ``x`` is ``(N, C, S...)``, ``w`` is ``(M, C/group, k...)``; ``pads`` (``(begin, end)`` per axis, >= 0)
     default to none. The output has one position per window start that fits in the padded input on
-    every axis. Paths, fastest first where they apply: Winograd F(4x4, 3x3) (3x3 stride-1 2-D convs with
-    >= 16 channels per group; dilated ones as undilated phases), unit-stride depthwise, unit-stride
-    im2col from shifts, the general strided ones. Winograd and depthwise pad while they rearrange the
-    input (no padded copy of the whole input); the others pad first.
+    every axis. Paths, fastest first where they apply: Winograd F(4x4, 3x3) (3x3 stride-1 2-D convs
+    with many channels and outputs, see ``_WINOGRAD_MIN_*``; dilated ones as undilated phases),
+    unit-stride depthwise, unit-stride im2col from shifts, the general strided ones. Winograd and
+    depthwise pad while they rearrange the input (no padded copy of the whole input); the others pad first.
     """
     pads = pads if pads is not None else [(0, 0)] * (x.ndim - 2)
     n_batch, channels = x.shape[:2]
@@ -514,9 +514,12 @@ _WINOGRAD_G = np.array(
         [0, 0, 1],
     ]
 )
-# Below these sizes the transforms cost more than the matmul work they save (timed on the benchmark).
-_WINOGRAD_MIN_CHANNELS = 16
-_WINOGRAD_MIN_OUTPUT = 8
+# Below these sizes the transforms cost more than the matmul work they save (timed against the unit-stride
+# im2col: 32 -> 32 channels at 64x64 take 1.1 against 0.7 ms, 64 -> 64 at 128x128 4.7 against 6.9 ms,
+# 128 -> 128 at 32x32 1.4 against 1.7 ms, 256 -> 256 at 16x16 3.9 against 1.6 ms).
+_WINOGRAD_MIN_CHANNELS = 32  # input and output channels per group
+_WINOGRAD_MIN_PRODUCT = 4096  # input times output channels per group
+_WINOGRAD_MIN_OUTPUT = 32  # output rows and columns
 # Transformed-input values (36 per channel and tile) of one band of tile rows: bounds the scratch memory.
 _WINOGRAD_BAND_ELEMENTS = 1 << 23
 # Tiles (x channels) per block of the input transform: its arrays stay in the core's cache, and its small
@@ -537,6 +540,7 @@ def _winograd_applies(
         and tuple(strides) == (1, 1)
         and tuple(dilations) == (1, 1)
         and min(cg, mg) >= _WINOGRAD_MIN_CHANNELS
+        and cg * mg >= _WINOGRAD_MIN_PRODUCT
         and min(counts) >= _WINOGRAD_MIN_OUTPUT
     )
 

@@ -1,12 +1,13 @@
-"""The kernel's fast paths against onnxruntime, at the sizes that switch them on.
+"""The kernel's fast paths against onnxruntime.
 
 ``tests/test_kernel_ort.py`` draws small arrays, which the kernel computes with the plain paths. The
 fast paths start at larger sizes, so they are checked here, each against onnxruntime (never against
 the kernel's own other paths):
 
-* Winograd F(4x4, 3x3) for 3x3 stride-1 2-D convs with at least 16 input and output channels per group
-  (dilated ones split into undilated phases; also the zero-insertion transposed conv with a 3x3
-  kernel, whose inner conv is one);
+* Winograd F(4x4, 3x3) for 3x3 stride-1 2-D convs with many channels (dilated ones split into
+  undilated phases; also the zero-insertion transposed conv with a 3x3 kernel, whose inner conv is
+  one). Its size thresholds are speed tuning, so most tests lower them (to 16 channels and 8x8
+  outputs) to run the path on small arrays; one test checks the default thresholds;
 * the unit-stride im2col whose columns are shifts of the flattened padded input (any rank, dilation);
 * the unit-stride depthwise conv in cache-sized pieces (blocks of planes or bands of rows).
 
@@ -35,6 +36,14 @@ pytest.importorskip("onnxruntime")
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 WINOGRAD_TOL = {"rtol": 1e-4, "atol": 1e-3}
 PLAIN_TOL = {"rtol": 1e-4, "atol": 1e-4}
+
+
+@pytest.fixture
+def small_winograd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Winograd from 16 channels each way and 8x8 outputs, so that small arrays take it."""
+    monkeypatch.setattr(kernel, "_WINOGRAD_MIN_CHANNELS", 16)
+    monkeypatch.setattr(kernel, "_WINOGRAD_MIN_PRODUCT", 1)
+    monkeypatch.setattr(kernel, "_WINOGRAD_MIN_OUTPUT", 8)
 
 
 @pytest.fixture
@@ -93,6 +102,7 @@ WINOGRAD_CASES = [
 ]
 
 
+@pytest.mark.usefixtures("small_winograd")
 @pytest.mark.parametrize(("x_shape", "w_shape", "attrs"), WINOGRAD_CASES)
 @pytest.mark.parametrize("chunks", ["default", "small", "one matmul"])
 def test_winograd_equals_onnxruntime(
@@ -116,6 +126,7 @@ def test_winograd_equals_onnxruntime(
     assert calls["winograd"] == 1
 
 
+@pytest.mark.usefixtures("small_winograd")
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "attrs", "phases"),
     [
@@ -133,6 +144,7 @@ def test_dilated_winograd_phases_equal_onnxruntime(
     assert calls["winograd"] == phases
 
 
+@pytest.mark.usefixtures("small_winograd")
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "attrs"),
     [
@@ -152,6 +164,23 @@ def test_winograd_only_where_it_applies(
     assert calls["winograd"] == 0
 
 
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "attrs", "taken"),
+    [
+        ((1, 64, 32, 32), (64, 64, 3, 3), {"pads": [1, 1, 1, 1]}, True),
+        ((1, 64, 68, 34), (64, 64, 3, 3), {"pads": [0, 0, 0, 0], "dilations": [2, 1]}, True),  # 2 phases
+        ((1, 32, 64, 64), (32, 32, 3, 3), {"pads": [1, 1, 1, 1]}, False),  # 32 x 32 channels: im2col is faster
+        ((1, 128, 31, 40), (128, 128, 3, 3), {"pads": [0, 0, 0, 0]}, False),  # 29 output rows
+    ],
+)
+def test_winograd_default_thresholds(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], attrs: dict[str, Any], taken: bool, calls: dict[str, int]
+) -> None:
+    _conv_case(4, x_shape, w_shape, attrs, bias=False, tol=WINOGRAD_TOL)
+    assert calls["winograd"] == (2 if "dilations" in attrs else 1 if taken else 0)
+
+
+@pytest.mark.usefixtures("small_winograd")
 def test_winograd_float64_keeps_float64(calls: dict[str, int]) -> None:
     """float64 stays float64 through the transforms: the result matches onnxruntime's float32 run on the
     same (float32-representable) values to float32 accuracy, and the adjoint identity to 1e-9."""
@@ -169,6 +198,7 @@ def test_winograd_float64_keeps_float64(calls: dict[str, int]) -> None:
     assert calls["winograd"] == 2  # the conv, and the zero-insertion transposed conv's inner conv
 
 
+@pytest.mark.usefixtures("small_winograd")
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "attrs"),
     [
