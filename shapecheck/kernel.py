@@ -611,7 +611,7 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
     right = min(4 * grid, left + width)
     source = x[:, row0 + first - top : row0 + last - top, : right - left]
     v = np.empty((6, 6, channels, plane), dtype=dtype)
-    cb = max(1, min(channels, _WINOGRAD_BLOCK_ELEMENTS // plane))
+    cb = _balanced(channels, _WINOGRAD_BLOCK_ELEMENTS // plane)
     head = _WINOGRAD_BT[:, :4].astype(dtype)
 
     def transform_input(c0: int) -> None:
@@ -644,18 +644,19 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
     _parallel(transform_input, range(0, channels, cb))
     real = rows * grid  # the spare grid row holds only garbage tiles: the matmuls leave it out
     m = np.empty((36, outputs, real), dtype=dtype)
-    chunk = _BLAS_SERIAL_WORK // (outputs * channels)  # tiles per matmul that OpenBLAS runs on one thread
+    most = _BLAS_SERIAL_WORK // (outputs * channels)  # tiles per matmul that OpenBLAS runs on one thread
+    chunk = _balanced(real, most)
 
     def mix(t0: int) -> None:
         t1 = min(real, t0 + chunk)
         np.matmul(u, v.reshape(36, channels, plane)[..., t0:t1], out=m[..., t0:t1])
 
-    if chunk >= _WINOGRAD_MIN_CHUNK:  # one-thread matmuls side by side: no fork and join per matmul
+    if most >= _WINOGRAD_MIN_CHUNK:  # one-thread matmuls side by side: no fork and join per matmul
         _parallel(mix, range(0, real, chunk))
     else:
         np.matmul(u, v.reshape(36, channels, plane)[..., :real], out=m)
     m = m.reshape(6, 6, outputs, real)
-    mb = max(1, min(outputs, _WINOGRAD_OUTPUT_BLOCK // real))
+    mb = _balanced(outputs, _WINOGRAD_OUTPUT_BLOCK // real)
     at = _WINOGRAD_AT.astype(dtype)
 
     def transform_output(m0: int) -> None:
@@ -700,6 +701,14 @@ def _parallel(fn: Callable[[int], None], items: Sequence[int]) -> None:
         fn(item)
     for future in pending:
         future.result()
+
+
+def _balanced(total: int, most: int) -> int:
+    """Block size for ``total`` items in blocks of at most ``most`` (at least 1), with a whole number of
+    nearly equal blocks per core, so that :func:`_parallel` gives every core the same work."""
+    count = -(-total // max(1, most))
+    count = -(-count // _workers()) * _workers()
+    return max(1, -(-total // count))
 
 
 def _add_bias(out: np.ndarray, b: object, channels: int, name: str = "b") -> np.ndarray:
