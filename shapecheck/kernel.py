@@ -466,23 +466,19 @@ def _correlate_depthwise(
         per_piece, band = max(1, _DEPTHWISE_BLOCK_ELEMENTS // per_plane), counts[0]
     else:
         per_piece, band = 1, max(1, _DEPTHWISE_BLOCK_ELEMENTS // (taps * pitch[0]))
-    pieces = [(p0, o0) for p0 in range(0, planes, per_piece) for o0 in range(0, counts[0], band)]
-
-    def run(piece: int) -> None:
-        p0, o0 = pieces[piece]
-        p1, o1 = min(planes, p0 + per_piece), min(counts[0], o0 + band)
-        rows = o1 - o0
-        start = o0 * pitch[0]
-        stop = min(length, o1 * pitch[0])  # the last output of the band + 1
-        cols = np.empty((p1 - p0, taps, stop - start), dtype=xg.dtype)
-        cols.reshape(p1 - p0, *kernel, -1)[...] = columns[p0:p1, ..., start:stop]
-        grid = np.empty((p1 - p0, mg, rows * pitch[0]), dtype=xg.dtype)
-        np.matmul(weights[p0:p1], cols, out=grid[..., : stop - start])
-        on_grid = grid.reshape(p1 - p0, mg, rows, *sizes[1:])
-        out[p0:p1, :, o0:o1] = on_grid[(slice(None), slice(None), slice(None), *(slice(0, o) for o in counts[1:]))]
-
-    for piece in range(len(pieces)):  # on one thread: two were slower (the copies are memory-bound)
-        run(piece)
+    cols = np.empty((per_piece, taps, band * pitch[0]), dtype=xg.dtype)
+    grid = np.empty((per_piece, mg, band * pitch[0]), dtype=xg.dtype)
+    cells = (slice(None), slice(None), slice(None), *(slice(0, o) for o in counts[1:]))
+    for p0 in range(0, planes, per_piece):  # on one thread: two were slower (the copies are memory-bound)
+        p1 = min(planes, p0 + per_piece)
+        for o0 in range(0, counts[0], band):
+            o1 = min(counts[0], o0 + band)
+            start, stop = o0 * pitch[0], min(length, o1 * pitch[0])  # stop: the band's last output + 1
+            piece = cols[: p1 - p0, :, : stop - start]
+            piece.reshape(p1 - p0, *kernel, -1)[...] = columns[p0:p1, ..., start:stop]
+            np.matmul(weights[p0:p1], piece, out=grid[: p1 - p0, :, : stop - start])
+            on_grid = grid[: p1 - p0, :, : (o1 - o0) * pitch[0]].reshape(p1 - p0, mg, o1 - o0, *sizes[1:])
+            out[p0:p1, :, o0:o1] = on_grid[cells]
     return out.reshape(n_batch, group, mg, *counts)
 
 
