@@ -641,14 +641,14 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
     real = rows * grid  # the spare grid row holds only garbage tiles: the matmuls leave it out
     m = np.empty((36, outputs, real), dtype=dtype)
     most = _BLAS_SERIAL_WORK // (outputs * channels)  # tiles per matmul that OpenBLAS runs on one thread
-    chunk = _balanced(real, most)
+    chunks = _aligned_chunks(real, most)
 
-    def mix(t0: int) -> None:
-        t1 = min(real, t0 + chunk)
+    def mix(i: int) -> None:
+        t0, t1 = chunks[i]
         np.matmul(u, v.reshape(36, channels, plane)[..., t0:t1], out=m[..., t0:t1])
 
     if most >= _WINOGRAD_MIN_CHUNK:  # one-thread matmuls side by side: no fork and join per matmul
-        _parallel(mix, range(0, real, chunk))
+        _parallel(mix, range(len(chunks)))
     else:
         np.matmul(u, v.reshape(36, channels, plane)[..., :real], out=m)
     m = m.reshape(6, 6, outputs, real)
@@ -705,6 +705,19 @@ def _balanced(total: int, most: int) -> int:
     count = -(-total // max(1, most))
     count = -(-count // _workers()) * _workers()
     return max(1, -(-total // count))
+
+
+def _aligned_chunks(total: int, most: int, align: int = 16) -> list[tuple[int, int]]:
+    """``[start, stop)`` chunks of ``total`` columns for matmuls: at most ``most`` long, starting and ending
+    on multiples of ``align`` (OpenBLAS's sgemm kernel works on 16 columns at a time: 64 columns ran 15 %
+    faster than 59), in as many chunks per core, with nearly equal columns per core."""
+    workers = _workers()
+    align = align if most >= align else 1
+    units, per_chunk = -(-total // align), max(1, most // align)
+    shares = [units * i // workers for i in range(workers + 1)]
+    count = max(-(-(b - a) // per_chunk) for a, b in itertools.pairwise(shares))
+    edges = sorted({a + (b - a) * j // count for a, b in itertools.pairwise(shares) for j in range(count + 1)})
+    return [(min(total, a * align), min(total, b * align)) for a, b in itertools.pairwise(edges) if a < b]
 
 
 def _add_bias(out: np.ndarray, b: object, channels: int, name: str = "b") -> np.ndarray:
