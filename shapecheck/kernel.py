@@ -43,6 +43,8 @@ matmul. They work in cache-sized chunks split over the cores (NumPy releases the
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import math
 import os
@@ -641,16 +643,38 @@ def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.
     real = rows * grid  # the spare grid row holds only garbage tiles: the matmuls leave it out
     m = np.empty((36, outputs, real), dtype=dtype)
     most = _BLAS_SERIAL_WORK // (outputs * channels)  # tiles per matmul that OpenBLAS runs on one thread
-    chunks = _aligned_chunks(real, most)
+    width = most // 16 * 16 if most >= 16 else most  # OpenBLAS's sgemm kernel works on 16 columns at a time
+    count = -(-real // max(1, width))
+    edges = [min(real, count * i // _workers() * width) for i in range(_workers() + 1)]
+    vv = v.reshape(36, channels, plane)
 
     def mix(i: int) -> None:
-        t0, t1 = chunks[i]
-        np.matmul(u, v.reshape(36, channels, plane)[..., t0:t1], out=m[..., t0:t1])
+        """One share of tiles in one call (one release of the GIL): a stack of one-thread matmuls."""
+        t0, t1 = edges[i], edges[i + 1]
+        full = (t1 - t0) // width
+        if full:
+            source = vv[..., t0:]
+            target = m[..., t0:]
+            np.matmul(
+                u[:, None],
+                np.lib.stride_tricks.as_strided(
+                    source,
+                    (36, full, channels, width),
+                    (source.strides[0], width * source.itemsize, *source.strides[1:]),
+                ),
+                out=np.lib.stride_tricks.as_strided(
+                    target,
+                    (36, full, outputs, width),
+                    (target.strides[0], width * target.itemsize, *target.strides[1:]),
+                ),
+            )
+        if t0 + full * width < t1:
+            np.matmul(u, vv[..., t0 + full * width : t1], out=m[..., t0 + full * width : t1])
 
     if most >= _WINOGRAD_MIN_CHUNK:  # one-thread matmuls side by side: no fork and join per matmul
-        _parallel(mix, range(len(chunks)))
+        _parallel(mix, range(_workers()))
     else:
-        np.matmul(u, v.reshape(36, channels, plane)[..., :real], out=m)
+        np.matmul(u, vv[..., :real], out=m)
     m = m.reshape(6, 6, outputs, real)
     mb = _balanced(outputs, _WINOGRAD_OUTPUT_BLOCK // real)
     at = _WINOGRAD_AT.astype(dtype)
@@ -675,13 +699,36 @@ def _workers() -> int:
 
 
 _POOL: list[ThreadPoolExecutor] = []
+_ALLOWED: list[frozenset[int]] = []  # the cores the process may use, read when the pool starts
+
+
+def _current_cpu() -> int | None:
+    """The core the calling thread runs on (Linux, glibc), else None."""
+    try:
+        return int(ctypes.CDLL(None).sched_getcpu())
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def _leave_cpu(cpu: int | None, allowed: frozenset[int]) -> None:
+    """Move the calling (pool) thread off ``cpu``, the core of the thread that handed it work.
+
+    Linux starts a woken thread on its waker's core ("wake affine"); the two then share that core
+    until the load balancer moves one, which often takes longer than a whole conv (timed: the pool
+    thread started on the caller's core in 43 of 60 calls, and a pair of 1.5 ms shares took 3.2 ms).
+    """
+    if cpu is None or not hasattr(os, "sched_setaffinity") or len(allowed) < 2 or cpu not in allowed:
+        return
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, allowed - {cpu})
 
 
 def _parallel(fn: Callable[[int], None], items: Sequence[int]) -> None:
     """Run ``fn`` on every item, the items split into one contiguous share per core.
 
     NumPy releases the GIL inside its loops, so the shares run in parallel. The caller's thread takes
-    the first share itself, so a call wakes only ``cores - 1`` pool threads.
+    the first share itself, so a call wakes only ``cores - 1`` pool threads, each moved off the
+    caller's core (see :func:`_leave_cpu`).
     """
     workers = min(_workers(), len(items))
     size = -(-len(items) // workers)
@@ -692,7 +739,15 @@ def _parallel(fn: Callable[[int], None], items: Sequence[int]) -> None:
         return
     if not _POOL:
         _POOL.append(ThreadPoolExecutor(max_workers=_workers() - 1, thread_name_prefix="shapecheck-kernel"))
-    pending = [_POOL[0].submit(lambda share=share: [fn(item) for item in share]) for share in shares[1:]]
+        _ALLOWED.append(frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset())
+    cpu = _current_cpu()
+
+    def run_share(share: Sequence[int]) -> None:
+        _leave_cpu(cpu, _ALLOWED[0])
+        for item in share:
+            fn(item)
+
+    pending = [_POOL[0].submit(run_share, share) for share in shares[1:]]
     for item in shares[0]:
         fn(item)
     for future in pending:
@@ -705,19 +760,6 @@ def _balanced(total: int, most: int) -> int:
     count = -(-total // max(1, most))
     count = -(-count // _workers()) * _workers()
     return max(1, -(-total // count))
-
-
-def _aligned_chunks(total: int, most: int, align: int = 16) -> list[tuple[int, int]]:
-    """``[start, stop)`` chunks of ``total`` columns for matmuls: at most ``most`` long, starting and ending
-    on multiples of ``align`` (OpenBLAS's sgemm kernel works on 16 columns at a time: 64 columns ran 15 %
-    faster than 59), in as many chunks per core, with nearly equal columns per core."""
-    workers = _workers()
-    align = align if most >= align else 1
-    units, per_chunk = -(-total // align), max(1, most // align)
-    shares = [units * i // workers for i in range(workers + 1)]
-    count = max(-(-(b - a) // per_chunk) for a, b in itertools.pairwise(shares))
-    edges = sorted({a + (b - a) * j // count for a, b in itertools.pairwise(shares) for j in range(count + 1)})
-    return [(min(total, a * align), min(total, b * align)) for a, b in itertools.pairwise(edges) if a < b]
 
 
 def _add_bias(out: np.ndarray, b: object, channels: int, name: str = "b") -> np.ndarray:
