@@ -465,7 +465,7 @@ def _correlate_depthwise(
     out = np.empty((planes, mg, *counts), dtype=xg.dtype)
     per_plane = taps * counts[0] * pitch[0]  # im2col values of a whole plane
     if per_plane <= _DEPTHWISE_BLOCK_ELEMENTS:
-        per_piece, band = max(1, _DEPTHWISE_BLOCK_ELEMENTS // per_plane), counts[0]
+        per_piece, band = max(1, min(planes, _DEPTHWISE_BLOCK_ELEMENTS // per_plane)), counts[0]
     else:
         per_piece, band = 1, max(1, _DEPTHWISE_BLOCK_ELEMENTS // (taps * pitch[0]))
     cols = np.empty((per_piece, taps, band * pitch[0]), dtype=xg.dtype)
