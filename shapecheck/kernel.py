@@ -31,10 +31,20 @@ with ``d(k-1)-p``, run a stride-1 conv with the flipped, channel-swapped kernel)
 matmul, then scatter-add each input's contribution: col2im) and ``"polyphase"`` (split the output into
 ``s^d`` phases, each a small dense stride-1 conv that never touches the inserted zeros). ``"auto"`` picks
 the fastest.
+
+Speed
+-----
+Convs run on the fastest path that applies (see :func:`_correlate`): Winograd F(4x4, 3x3) for 3x3
+stride-1 2-D convs with many channels (a quarter of the multiplications of im2col;
+float32 results differ from a direct sum by a few 1e-4 at 64 channels), a depthwise path, and im2col +
+matmul. They work in cache-sized chunks split over the cores (NumPy releases the GIL); the benchmark
+(``benchmarks/bench_kernels.py``) times them against onnxruntime.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import math
 import os
@@ -55,6 +65,13 @@ Pads = list[tuple[int, int]]
 # Elements of an im2col buffer built at once. Small enough to stay in cache and to avoid the page faults
 # of a fresh multi-megabyte allocation on every call; large enough for an efficient matmul.
 _CHUNK_ELEMENTS = 1 << 20
+# im2col values of one piece of a unit-stride depthwise conv (planes or rows): a piece's buffers stay in
+# the core's cache, and pieces are few enough that the per-operation overhead stays small.
+_DEPTHWISE_BLOCK_ELEMENTS = 1 << 18
+# OpenBLAS runs a matmul of m*n*k <= 65536 * GEMM_MULTITHREAD_THRESHOLD (4) multiply-adds on the calling
+# thread. Matmuls up to that size can run one per core from the kernel's own threads without the two
+# cores' BLAS threads competing.
+_BLAS_SERIAL_WORK = 262144
 # Largest (tap, output channel, input position) matmul result the scatter method builds at once.
 _SCATTER_MAX_ELEMENTS = 1 << 24
 
@@ -212,16 +229,27 @@ def _tap_view(
 
 
 def _correlate(
-    xp: np.ndarray, w: np.ndarray, strides: Sequence[int], dilations: Sequence[int], group: int
+    x: np.ndarray,
+    w: np.ndarray,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    group: int,
+    pads: Pads | None = None,
 ) -> np.ndarray:
-    """Grouped cross-correlation of an already padded input (the ONNX Conv body, no bias).
+    """Grouped cross-correlation of ``x`` zero-padded by ``pads`` (the ONNX Conv body, no bias).
 
-    ``xp`` is ``(N, C, S...)``, ``w`` is ``(M, C/group, k...)``. The output has one position per window
-    start that fits in ``S`` on every axis.
+    ``x`` is ``(N, C, S...)``, ``w`` is ``(M, C/group, k...)``; ``pads`` (``(begin, end)`` per axis, >= 0)
+    default to none. The output has one position per window start that fits in the padded input on
+    every axis. Paths, fastest first where they apply: Winograd F(4x4, 3x3) (3x3 stride-1 2-D convs
+    with many channels and outputs, see ``_WINOGRAD_MIN_*``; dilated ones as undilated phases),
+    unit-stride depthwise, unit-stride im2col from shifts, the general strided ones. Winograd and
+    depthwise pad while they rearrange the input (no padded copy of the whole input); the others pad first.
     """
-    n_batch, channels = xp.shape[:2]
+    pads = pads if pads is not None else [(0, 0)] * (x.ndim - 2)
+    n_batch, channels = x.shape[:2]
     out_channels, group_channels = w.shape[:2]
-    size, kernel = xp.shape[2:], w.shape[2:]
+    size = tuple(n + b + e for n, (b, e) in zip(x.shape[2:], pads, strict=True))
+    kernel = w.shape[2:]
     if group < 1:
         raise SpecError(f"group must be >= 1, got {group}")
     if channels != group_channels * group:
@@ -241,14 +269,53 @@ def _correlate(
             )
         counts.append(_window_starts(length, span, s))
     mg = out_channels // group
-    xg = xp.reshape(n_batch, group, group_channels, *size)
     wg = w.reshape(group, mg, group_channels, *kernel)
+    if group_channels > 1 and _winograd_applies(kernel, strides, dilations, counts, group_channels, mg):
+        xg = x.reshape(n_batch, group, group_channels, *x.shape[2:])
+        return _correlate_winograd(xg, wg, pads, counts).reshape(n_batch, out_channels, *counts)
+    undilated = (1,) * len(kernel)
+    fewest = [o // d for o, d in zip(counts, dilations, strict=True)]  # outputs of the smallest phase
+    if (
+        group_channels > 1
+        and any(d > 1 for d in dilations)
+        and _winograd_applies(kernel, strides, undilated, fewest, group_channels, mg)
+    ):
+        return _correlate_dilated_phases(x, w, pads, dilations, group, counts)
+    if group_channels == 1 and all(s == 1 for s in strides):
+        xg = x.reshape(n_batch, group, 1, *x.shape[2:])
+        return _correlate_depthwise(xg, wg, pads, dilations, counts).reshape(n_batch, out_channels, *counts)
+    xg = _pad_or_crop(x, pads).reshape(n_batch, group, group_channels, *size)
     taps = _taps(kernel)
     if group_channels == 1:
         out = _correlate_per_channel(xg, wg, taps, strides, dilations, counts)
+    elif all(s == 1 for s in strides):
+        out = _correlate_shifted(xg, wg, dilations, counts)
     else:
         out = _correlate_im2col(xg, wg, taps, strides, dilations, counts)
     return out.reshape(n_batch, out_channels, *counts)
+
+
+def _correlate_dilated_phases(
+    x: np.ndarray, w: np.ndarray, pads: Pads, dilations: Sequence[int], group: int, counts: Sequence[int]
+) -> np.ndarray:
+    """A unit-stride dilated 3x3 conv as ``d1 * d2`` undilated ones (polyphase split), each by Winograd.
+
+    The outputs at positions ``p, p + d, p + 2d, ...`` of an axis read only the inputs at ``p, p + d, ...``
+    with neighbouring taps one step apart, so each phase is an undilated conv of a subsampled input.
+    (Stacking the phases into the batch axis instead costs two more transposing copies: slower.)
+    """
+    n_batch, channels = x.shape[:2]
+    cg = channels // group
+    wg = w.reshape(group, -1, cg, *w.shape[2:])
+    u = _winograd_weights(wg)
+    padded = (n + b + e for n, (b, e) in zip(x.shape[2:], pads, strict=True))
+    xp = _pad_or_crop(x, pads).reshape(n_batch, group, cg, *padded)
+    out = np.empty((n_batch, group, wg.shape[1], *counts), dtype=x.dtype)
+    for phase in itertools.product(*(range(d) for d in dilations)):
+        part = (slice(None),) * 3 + tuple(slice(p, None, d) for p, d in zip(phase, dilations, strict=True))
+        sub = [len(range(p, o, d)) for p, o, d in zip(phase, counts, dilations, strict=True)]
+        out[part] = _correlate_winograd(xp[part], wg, [(0, 0)] * len(dilations), sub, u)
+    return out.reshape(n_batch, w.shape[0], *counts)
 
 
 def _correlate_im2col(
@@ -279,6 +346,59 @@ def _correlate_im2col(
     return out
 
 
+def _shifted_taps(flat: np.ndarray, kernel: Sequence[int], steps: Sequence[int], length: int) -> np.ndarray:
+    """Read-only view ``(..., k1, k2, ..., length)`` of ``flat (..., L)``: tap ``t`` starts ``sum(t * step)`` in.
+
+    With unit strides, the inputs a tap reads for consecutive outputs of the padded grid are consecutive,
+    so all taps of all rows are one strided view, and one copy makes the im2col columns.
+    """
+    itemsize = flat.itemsize
+    return np.lib.stride_tricks.as_strided(
+        flat,
+        shape=(*flat.shape[:-1], *kernel, length),
+        strides=(*flat.strides[:-1], *(s * itemsize for s in steps), flat.strides[-1]),
+        writeable=False,
+    )
+
+
+def _correlate_shifted(xg: np.ndarray, wg: np.ndarray, dilations: Sequence[int], counts: Sequence[int]) -> np.ndarray:
+    """Unit-stride im2col + matmul where every tap is a shift of the flattened padded planes.
+
+    With stride 1, the values tap ``t`` reads for consecutive outputs are consecutive in the flattened
+    padded input, so the im2col columns of a block of channels are one copy of a strided view (long
+    contiguous runs) instead of a gather per tap. Outputs are computed on the padded grid (each row's
+    overhang is garbage, never read) and cropped into place. Per chunk of output rows: one copy, one
+    matmul per group (BLAS threads it over the cores), one crop. (Splitting the copies over the cores
+    too was slower: they are memory-bound, and the BLAS threads still spin on the cores after a matmul.)
+    """
+    n_batch, group, cg, *size = xg.shape
+    mg = wg.shape[1]
+    kernel = wg.shape[3:]
+    taps = math.prod(kernel)
+    pitch = [math.prod(size[a + 1 :]) for a in range(len(size))]  # elements per step on each axis
+    steps = [d * p for d, p in zip(dilations, pitch, strict=True)]  # elements between neighbouring taps
+    depth = cg * taps
+    wmat = wg.reshape(group, mg, depth)
+    source = np.ascontiguousarray(xg).reshape(n_batch, group, cg, -1)
+    out = np.empty((n_batch, group, mg, *counts), dtype=xg.dtype)
+    rows = max(1, min(counts[0], _CHUNK_ELEMENTS // max(1, group * depth * pitch[0])))
+    rows = -(-counts[0] // -(-counts[0] // rows))  # as many rows in every chunk as possible
+    cols = np.empty((group, cg, taps, rows * pitch[0]), dtype=xg.dtype)
+    grid = np.empty((group, mg, rows * pitch[0]), dtype=xg.dtype)
+    for b in range(n_batch):
+        for r0 in range(0, counts[0], rows):
+            r1 = min(counts[0], r0 + rows)
+            local = (r1 - r0, *counts[1:])
+            length = sum((o - 1) * p for o, p in zip(local, pitch, strict=True)) + 1  # last output + 1
+            start = r0 * pitch[0]
+            taps_view = _shifted_taps(source[b, :, :, start:], kernel, steps, length)
+            cols.reshape(group, cg, *kernel, -1)[..., :length] = taps_view
+            np.matmul(wmat, cols.reshape(group, depth, -1)[..., :length], out=grid[..., :length])
+            on_grid = grid[..., : (r1 - r0) * pitch[0]].reshape(group, mg, r1 - r0, *size[1:])
+            out[b, :, :, r0:r1] = on_grid[(slice(None), slice(None), slice(None), *(slice(0, o) for o in counts[1:]))]
+    return out
+
+
 def _correlate_per_channel(
     xg: np.ndarray,
     wg: np.ndarray,
@@ -287,12 +407,10 @@ def _correlate_per_channel(
     dilations: Sequence[int],
     counts: Sequence[int],
 ) -> np.ndarray:
-    """Depthwise (one input channel per group): a broadcast multiply-add per kernel tap.
+    """Strided depthwise (one input channel per group): a broadcast multiply-add per kernel tap.
 
     A matmul would have a depth of only k^d, so each tap is an elementwise multiply-add instead, on
-    blocks of channels that fit in cache, one block per thread. With unit strides the taps become
-    shifts of the flattened padded planes (long contiguous runs): outputs are computed on the padded
-    grid and the rows' overhang is cut off at the end.
+    blocks of channels that fit in cache, one block per thread. (Unit strides: :func:`_correlate_depthwise`.)
     """
     n_batch, group, _, *size = xg.shape
     mg = wg.shape[1]
@@ -301,22 +419,11 @@ def _correlate_per_channel(
     blocks = max(1, -(-group * per_group // (_CHUNK_ELEMENTS // 4)))  # cache-sized blocks of channels
     blocks = min(group, -(-blocks // _workers()) * _workers())  # a whole number of blocks per thread
     block = -(-group // blocks)
-    flat = all(s == 1 for s in strides)
-    if flat:
-        pitch = [math.prod(size[a + 1 :]) for a in range(len(size))]  # elements per step on each axis
-        offsets = [sum(t * d * p for t, d, p in zip(tap, dilations, pitch, strict=True)) for tap in taps]
-        length = sum((o - 1) * p for o, p in zip(counts, pitch, strict=True)) + 1  # last output + 1
-        source = np.ascontiguousarray(xg).reshape(n_batch, group, 1, -1)
-        grid = np.empty((n_batch, group, mg, counts[0] * pitch[0]), dtype=xg.dtype)
 
     def run(g0: int) -> None:
         g1 = min(group, g0 + block)
-        if flat:
-            acc = grid[:, g0:g1, :, :length]
-            views = [source[:, g0:g1, :, offset : offset + length] for offset in offsets]
-        else:
-            acc = out[:, g0:g1]
-            views = [_tap_view(xg[:, g0:g1], tap, dilations, strides, counts) for tap in taps]
+        acc = out[:, g0:g1]
+        views = [_tap_view(xg[:, g0:g1], tap, dilations, strides, counts) for tap in taps]
         expand = (None,) * (acc.ndim - 3)
         tmp = np.empty_like(acc)
         for i, (tap, view) in enumerate(zip(taps, views, strict=True)):
@@ -326,12 +433,265 @@ def _correlate_per_channel(
             else:
                 np.multiply(view, weight, out=tmp)
                 acc += tmp
-        if flat:  # back from the padded grid to the output positions
-            padded = grid[:, g0:g1].reshape(n_batch, g1 - g0, mg, counts[0], *size[1:])
-            out[:, g0:g1] = padded[(..., slice(None), *(slice(0, o) for o in counts[1:]))]
 
     _parallel(run, range(0, group, block))
     return out
+
+
+def _correlate_depthwise(
+    xg: np.ndarray, wg: np.ndarray, pads: Pads, dilations: Sequence[int], counts: Sequence[int]
+) -> np.ndarray:
+    """Unit-stride depthwise correlation of ``xg (N, G, 1, S...)`` zero-padded by ``pads``.
+
+    The input is padded once; then every tap is a shift of the flattened padded plane, so the im2col
+    columns of any piece (a block of planes, or a band of output rows of one plane) are a slice of one
+    strided view: one copy per piece, then one small matmul per plane sums its k^d taps. That reads
+    each value twice, where a multiply and an add per tap read it three times per tap (timed: 1.0
+    against 1.5 ms for the benchmark's 64 planes on one core). Outputs are computed on the padded grid
+    (each row's overhang is garbage) and cropped into place. Pieces are cache-sized.
+    """
+    n_batch, group, _, *size = xg.shape
+    mg = wg.shape[1]
+    planes = n_batch * group
+    padded = _pad_or_crop(xg.reshape(planes, 1, *size), pads)
+    sizes = padded.shape[2:]
+    kernel = wg.shape[3:]
+    taps = math.prod(kernel)
+    pitch = [math.prod(sizes[a + 1 :]) for a in range(len(sizes))]  # elements per step on each axis
+    steps = [d * p for d, p in zip(dilations, pitch, strict=True)]  # elements between neighbouring taps
+    length = sum((o - 1) * p for o, p in zip(counts, pitch, strict=True)) + 1  # last output + 1
+    columns = _shifted_taps(padded.reshape(planes, -1), kernel, steps, length)  # (planes, k..., positions)
+    weights = wg.reshape(group, mg, taps)[np.arange(planes) % group]  # (planes, mg, taps)
+    out = np.empty((planes, mg, *counts), dtype=xg.dtype)
+    per_plane = taps * counts[0] * pitch[0]  # im2col values of a whole plane
+    # a piece's im2col holds at most as many values as the padded input (the memory budget of a
+    # confirming execution counts a few arrays of that size: shapecheck.verify.probe_cost)
+    limit = min(_DEPTHWISE_BLOCK_ELEMENTS, padded.size)
+    if per_plane <= limit:
+        per_piece, band = max(1, min(planes, limit // per_plane)), counts[0]
+    else:
+        per_piece, band = 1, max(1, limit // (taps * pitch[0]))
+    cols = np.empty((per_piece, taps, band * pitch[0]), dtype=xg.dtype)
+    grid = np.empty((per_piece, mg, band * pitch[0]), dtype=xg.dtype)
+    cells = (slice(None), slice(None), slice(None), *(slice(0, o) for o in counts[1:]))
+    for p0 in range(0, planes, per_piece):  # on one thread: two were slower (the copies are memory-bound)
+        p1 = min(planes, p0 + per_piece)
+        for o0 in range(0, counts[0], band):
+            o1 = min(counts[0], o0 + band)
+            start, stop = o0 * pitch[0], min(length, o1 * pitch[0])  # stop: the band's last output + 1
+            piece = cols[: p1 - p0, :, : stop - start]
+            piece.reshape(p1 - p0, *kernel, -1)[...] = columns[p0:p1, ..., start:stop]
+            np.matmul(weights[p0:p1], piece, out=grid[: p1 - p0, :, : stop - start])
+            on_grid = grid[: p1 - p0, :, : (o1 - o0) * pitch[0]].reshape(p1 - p0, mg, o1 - o0, *sizes[1:])
+            out[p0:p1, :, o0:o1] = on_grid[cells]
+    return out.reshape(n_batch, group, mg, *counts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Winograd F(4x4, 3x3): 3x3 stride-1 2-D convs with many channels
+# --------------------------------------------------------------------------------------------------
+
+# Winograd's minimal filtering F(4, 3) (Lavin & Gray 2016, points 0, +-1, +-2, infinity): four outputs of
+# a 3-tap correlation from six inputs d as  y = AT @ ((G @ g) * (BT @ d)).  In 2-D a 6x6 input tile gives
+# a 4x4 output tile with 36 multiplications instead of 144, so the channel-mixing matmuls do a quarter of
+# the work of im2col + matmul; the transforms are small matmuls and additions.
+_WINOGRAD_BT = np.array(
+    [
+        [4, 0, -5, 0, 1, 0],
+        [0, -4, -4, 1, 1, 0],
+        [0, 4, -4, -1, 1, 0],
+        [0, -2, -1, 2, 1, 0],
+        [0, 2, -1, -2, 1, 0],
+        [0, 4, 0, -5, 0, 1],
+    ]
+)
+_WINOGRAD_AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
+_WINOGRAD_G = np.array(
+    [
+        [1 / 4, 0, 0],
+        [-1 / 6, -1 / 6, -1 / 6],
+        [-1 / 6, 1 / 6, -1 / 6],
+        [1 / 24, 1 / 12, 1 / 6],
+        [1 / 24, -1 / 12, 1 / 6],
+        [0, 0, 1],
+    ]
+)
+# Below these sizes the transforms cost more than the matmul work they save (timed against the unit-stride
+# im2col: 32 -> 32 channels at 64x64 take 1.1 against 0.7 ms, 64 -> 64 at 128x128 4.7 against 6.9 ms,
+# 128 -> 128 at 32x32 1.4 against 1.7 ms, 256 -> 256 at 16x16 3.9 against 1.6 ms).
+_WINOGRAD_MIN_CHANNELS = 32  # input and output channels per group
+_WINOGRAD_MIN_PRODUCT = 4096  # input times output channels per group
+_WINOGRAD_MIN_OUTPUT = 32  # output rows and columns
+# Transformed-input values (36 per channel and tile) of one band of tile rows: bounds the scratch memory.
+_WINOGRAD_BAND_ELEMENTS = 1 << 23
+# Tiles (x channels) per block of the input transform: its arrays stay in the core's cache, and its small
+# matmuls (4 -> 6 values per tile and axis) stay under OpenBLAS's size for threading.
+_WINOGRAD_BLOCK_ELEMENTS = 1 << 13
+# Tiles (x output channels) per block of the output transform: its two small matmuls (6 -> 4 values per
+# tile and axis) stay under OpenBLAS's size for threading, so the cores run one each.
+_WINOGRAD_OUTPUT_BLOCK = 1 << 13
+# Fewest tiles per channel-mixing matmul worth running one per core (below: one threaded matmul).
+_WINOGRAD_MIN_CHUNK = 32
+
+
+def _winograd_applies(
+    kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int], counts: Sequence[int], cg: int, mg: int
+) -> bool:
+    return (
+        tuple(kernel) == (3, 3)
+        and tuple(strides) == (1, 1)
+        and tuple(dilations) == (1, 1)
+        and min(cg, mg) >= _WINOGRAD_MIN_CHANNELS
+        and cg * mg >= _WINOGRAD_MIN_PRODUCT
+        and min(counts) >= _WINOGRAD_MIN_OUTPUT
+    )
+
+
+def _winograd_weights(wg: np.ndarray) -> np.ndarray:
+    """``U = G g G^T`` for every (group, output, input channel) as ``(group, 36, M/g, C/g)``.
+
+    One small matmul with ``G (x) G``, in float64 so that the weights add no rounding of their own.
+    """
+    group, mg, cg = wg.shape[:3]
+    kron = np.kron(_WINOGRAD_G, _WINOGRAD_G)
+    flat = wg.reshape(-1, 9).T.astype(np.float64)
+    u = np.empty((36, flat.shape[1]))  # (36, G * Mg * Cg)
+    step = _BLAS_SERIAL_WORK // kron.size  # one-thread matmuls: waking BLAS threads would leave them
+    for i in range(0, flat.shape[1], step):  # spinning on the cores the transforms run on next
+        np.matmul(kron, flat[:, i : i + step], out=u[:, i : i + step])
+    return np.ascontiguousarray(u.reshape(36, group, mg, cg).transpose(1, 0, 2, 3), dtype=wg.dtype)
+
+
+def _correlate_winograd(
+    xg: np.ndarray, wg: np.ndarray, pads: Pads, counts: Sequence[int], u: np.ndarray | None = None
+) -> np.ndarray:
+    """3x3 stride-1 correlation of ``xg (N, G, C/g, H, W)`` zero-padded by ``pads``, by Winograd F(4x4, 3x3).
+
+    The output is cut into 4x4 tiles. Per band of tile rows: the input transform (array operations on
+    channel blocks, over the cores), one matmul per transform position mixing the channels (in chunks of
+    tiles, over the cores), the output transform (two small matmuls on output-channel blocks, over the
+    cores; the second puts the four values of a tile row next to each other, so a tile row lands in the
+    output as one run). Every matmul is small enough for OpenBLAS to run it on the calling thread, so the
+    kernel's threads never wait for, or compete with, BLAS threads.
+    """
+    n_batch, group, cg = xg.shape[:3]
+    mg = wg.shape[1]
+    ho, wo = counts
+    th, tw = -(-ho // 4), -(-wo // 4)
+    u = _winograd_weights(wg) if u is None else u
+    out = np.empty((n_batch, group, mg, 4 * th, 4 * tw), dtype=xg.dtype)
+    band = max(1, min(th, _WINOGRAD_BAND_ELEMENTS // (36 * max(cg, mg) * (tw + 1))))
+    for b in range(n_batch):
+        for g in range(group):
+            for i0 in range(0, th, band):
+                i1 = min(th, i0 + band)
+                _winograd_band(xg[b, g], pads, 4 * i0, u[g], out[b, g, :, 4 * i0 : 4 * i1])
+    if (4 * th, 4 * tw) != (ho, wo):
+        return np.ascontiguousarray(out[..., :ho, :wo])
+    return out
+
+
+def _winograd_band(x: np.ndarray, pads: Pads, row0: int, u: np.ndarray, out: np.ndarray) -> None:
+    """One band of tile rows: ``out (M, 4R, 4T)`` holds output rows ``row0 ...``; ``x (C, H, W)`` unpadded.
+
+    Layout: the padded input rows of the band are split by position mod 4 on both axes (space-to-depth),
+    so that the six rows or columns a tile reads are whole planes shifted by 0 or 1 tile. Every plane
+    holds one grid row and one grid column more than there are tiles, so a flat shift never leaves the
+    plane's own channel for a real tile: the spare row and column hold garbage tiles, computed alongside
+    and never written out. All transform operations therefore run on long contiguous runs.
+    """
+    channels, height, width = x.shape
+    (top, _), (left, _) = pads
+    outputs, rows, cols = out.shape[0], out.shape[1] // 4, out.shape[2] // 4
+    grid = cols + 1  # pitch of a grid row
+    plane = (rows + 1) * grid  # tiles (with the garbage row and column) per channel
+    dtype = x.dtype
+    # the band's padded rows row0 ... row0 + 4(R+1) and columns 0 ... 4(T+1): where the input lands in them
+    first = min(4 * (rows + 1), max(0, top - row0))
+    last = max(first, min(4 * (rows + 1), top + height - row0))
+    right = min(4 * grid, left + width)
+    source = x[:, row0 + first - top : row0 + last - top, : right - left]
+    v = np.empty((6, 6, channels, plane), dtype=dtype)
+    cb = _balanced(channels, _WINOGRAD_BLOCK_ELEMENTS // plane)
+    head = _WINOGRAD_BT[:, :4].astype(dtype)
+
+    def transform_input(c0: int) -> None:
+        c1 = min(channels, c0 + cb)
+        n = c1 - c0
+        staging = np.empty((n, 4 * (rows + 1), 4 * grid), dtype=dtype)
+        staging[:, :first] = 0
+        staging[:, last:] = 0
+        staging[:, first:last, :left] = 0
+        staging[:, first:last, right:] = 0
+        staging[:, first:last, left:right] = source[c0:c1]
+        s = np.empty((4, 4, n, rows + 1, grid), dtype=dtype)
+        s[...] = staging.reshape(n, rows + 1, 4, grid, 4).transpose(2, 4, 0, 1, 3)
+        flat = s.reshape(4, 4, n * plane)
+        # rows of the tiles: BT's first four columns take the four phases of the tile's own grid row
+        # (a matmul); its columns 4 and 5 are (1, 1, 1, 1, 1, 0) and (0, 0, 0, 0, 0, 1) for phases 0 and
+        # 1 of the grid row below (two shifted additions)
+        a = np.empty((6, 4, n * plane), dtype=dtype)
+        np.matmul(head, flat.transpose(1, 0, 2), out=a.transpose(1, 0, 2))
+        length = n * plane - grid  # the last channel's spare row has no row below it
+        a[:5, :, :length] += flat[0, :, grid:]
+        a[5, :, :length] += flat[1, :, grid:]
+        # columns of the tiles, likewise: the shift is one grid column
+        block = v[:, :, c0:c1].reshape(6, 6, n * plane)
+        np.matmul(head, a, out=block)
+        length -= 1
+        block[:, :5, :length] += a[:, 0:1, 1 : length + 1]
+        block[:, 5, :length] += a[:, 1, 1 : length + 1]
+
+    _parallel(transform_input, range(0, channels, cb))
+    real = rows * grid  # the spare grid row holds only garbage tiles: the matmuls leave it out
+    m = np.empty((36, outputs, real), dtype=dtype)
+    most = _BLAS_SERIAL_WORK // (outputs * channels)  # tiles per matmul that OpenBLAS runs on one thread
+    width = most // 16 * 16 if most >= 16 else most  # OpenBLAS's sgemm kernel works on 16 columns at a time
+    count = -(-real // max(1, width))
+    edges = [min(real, count * i // _workers() * width) for i in range(_workers() + 1)]
+    vv = v.reshape(36, channels, plane)
+
+    def mix(i: int) -> None:
+        """One share of tiles in one call (one release of the GIL): a stack of one-thread matmuls."""
+        t0, t1 = edges[i], edges[i + 1]
+        full = (t1 - t0) // width
+        if full:
+            source = vv[..., t0:]
+            target = m[..., t0:]
+            np.matmul(
+                u[:, None],
+                np.lib.stride_tricks.as_strided(
+                    source,
+                    (36, full, channels, width),
+                    (source.strides[0], width * source.itemsize, *source.strides[1:]),
+                ),
+                out=np.lib.stride_tricks.as_strided(
+                    target,
+                    (36, full, outputs, width),
+                    (target.strides[0], width * target.itemsize, *target.strides[1:]),
+                ),
+            )
+        if t0 + full * width < t1:
+            np.matmul(u, vv[..., t0 + full * width : t1], out=m[..., t0 + full * width : t1])
+
+    if most >= _WINOGRAD_MIN_CHUNK:  # one-thread matmuls side by side: no fork and join per matmul
+        _parallel(mix, range(_workers()))
+    else:
+        np.matmul(u, vv[..., :real], out=m)
+    m = m.reshape(6, 6, outputs, real)
+    mb = _balanced(outputs, _WINOGRAD_OUTPUT_BLOCK // real)
+    at = _WINOGRAD_AT.astype(dtype)
+
+    def transform_output(m0: int) -> None:
+        m1 = min(outputs, m0 + mb)
+        n = m1 - m0
+        half = np.matmul(at, m[:, :, m0:m1].transpose(1, 0, 2, 3).reshape(6, 6, n * real))  # (a2, r1, tiles)
+        # r2 innermost, so that each output row of a tile row is one contiguous run of the result
+        quads = np.matmul(half.transpose(1, 2, 0), at.T)  # (r1, tiles, r2)
+        rows_out = quads.reshape(4, n, rows, 4 * grid)[..., : 4 * cols]
+        out[m0:m1].reshape(n, rows, 4, 4 * cols)[...] = rows_out.transpose(1, 2, 0, 3)
+
+    _parallel(transform_output, range(0, outputs, mb))
 
 
 def _workers() -> int:
@@ -342,13 +702,36 @@ def _workers() -> int:
 
 
 _POOL: list[ThreadPoolExecutor] = []
+_ALLOWED: list[frozenset[int]] = []  # the cores the process may use, read when the pool starts
+
+
+def _current_cpu() -> int | None:
+    """The core the calling thread runs on (Linux, glibc), else None."""
+    try:
+        return int(ctypes.CDLL(None).sched_getcpu())
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def _leave_cpu(cpu: int | None, allowed: frozenset[int]) -> None:
+    """Move the calling (pool) thread off ``cpu``, the core of the thread that handed it work.
+
+    Linux starts a woken thread on its waker's core ("wake affine"); the two then share that core
+    until the load balancer moves one, which often takes longer than a whole conv (timed: the pool
+    thread started on the caller's core in 43 of 60 calls, and a pair of 1.5 ms shares took 3.2 ms).
+    """
+    if cpu is None or not hasattr(os, "sched_setaffinity") or len(allowed) < 2 or cpu not in allowed:
+        return
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, allowed - {cpu})
 
 
 def _parallel(fn: Callable[[int], None], items: Sequence[int]) -> None:
     """Run ``fn`` on every item, the items split into one contiguous share per core.
 
     NumPy releases the GIL inside its loops, so the shares run in parallel. The caller's thread takes
-    the first share itself, so a call wakes only ``cores - 1`` pool threads.
+    the first share itself, so a call wakes only ``cores - 1`` pool threads, each moved off the
+    caller's core (see :func:`_leave_cpu`).
     """
     workers = min(_workers(), len(items))
     size = -(-len(items) // workers)
@@ -359,11 +742,27 @@ def _parallel(fn: Callable[[int], None], items: Sequence[int]) -> None:
         return
     if not _POOL:
         _POOL.append(ThreadPoolExecutor(max_workers=_workers() - 1, thread_name_prefix="shapecheck-kernel"))
-    pending = [_POOL[0].submit(lambda share=share: [fn(item) for item in share]) for share in shares[1:]]
+        _ALLOWED.append(frozenset(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else frozenset())
+    cpu = _current_cpu()
+
+    def run_share(share: Sequence[int]) -> None:
+        _leave_cpu(cpu, _ALLOWED[0])
+        for item in share:
+            fn(item)
+
+    pending = [_POOL[0].submit(run_share, share) for share in shares[1:]]
     for item in shares[0]:
         fn(item)
     for future in pending:
         future.result()
+
+
+def _balanced(total: int, most: int) -> int:
+    """Block size for ``total`` items in blocks of at most ``most`` (at least 1), with a whole number of
+    nearly equal blocks per core, so that :func:`_parallel` gives every core the same work."""
+    count = -(-total // max(1, most))
+    count = -(-count // _workers()) * _workers()
+    return max(1, -(-total // count))
 
 
 def _add_bias(out: np.ndarray, b: object, channels: int, name: str = "b") -> np.ndarray:
@@ -410,7 +809,7 @@ def conv(
     strides_ = _ints("strides", strides, rank, 1, 1)
     dilations_ = _ints("dilations", dilations, rank, 1, 1)
     pads_ = _resolve_pads(x.shape[2:], kernel, strides_, dilations_, pads, _auto_pad(auto_pad))
-    out = _correlate(_pad_or_crop(x, pads_), w, strides_, dilations_, int(group))
+    out = _correlate(x, w, strides_, dilations_, int(group), pads_)
     return _add_bias(out, b, w.shape[0])
 
 
