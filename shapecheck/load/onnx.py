@@ -162,6 +162,7 @@ def _attribute(attr: AttributeProto) -> Any:
 _INTS, _INT, _STRING = AttributeProto.INTS, AttributeProto.INT, AttributeProto.STRING
 _FLOAT, _FLOATS, _STRINGS, _TENSOR = (AttributeProto.FLOAT, AttributeProto.FLOATS, AttributeProto.STRINGS,
                                       AttributeProto.TENSOR)
+_SHAREABLE_KINDS = frozenset({_INTS, _INT, _STRING, _STRINGS})
 
 
 @dataclass(frozen=True)
@@ -312,18 +313,22 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
 
 def _attributes(raw: list[tuple[str, int, AttributeProto]], shared: dict[Any, Any]) -> dict[str, Any]:
     """A node's attributes as plain values. Nodes with the same attributes share one dict (nothing mutates a
-    loaded node's attributes: patches build new nodes), so a 100k-node model holds each distinct set once."""
-    attrs = {sys.intern(attr_name): _attribute(a) for attr_name, _, a in raw}
+    loaded node's attributes: patches build new nodes), so a 100k-node model holds each distinct set once.
+
+    Only int and string kinds are shared: as dict keys a float would merge 0.0 with -0.0, and among these
+    kinds no two different values compare equal (an INT is never a tuple, ``1 != "1"``)."""
+    attrs = {}
     shareable = True
-    for name, value in attrs.items():
-        if isinstance(value, TensorSpec):
-            attrs[name] = value.value if value.value is not None else value
-        # Only ints and strings: a float key would merge 0.0 with -0.0, a tuple key (1,) with (1.0,).
-        if not (type(value) in (int, str) or (type(value) is tuple and all(type(v) in (int, str) for v in value))):
+    for name, kind, proto in raw:
+        value = _attribute(proto)
+        if kind not in _SHAREABLE_KINDS:
             shareable = False
+            if isinstance(value, TensorSpec):
+                value = value.value if value.value is not None else value
+        attrs[name] = value
     if not shareable or not attrs:
         return attrs
-    return shared.setdefault(tuple((name, type(value), value) for name, value in attrs.items()), attrs)
+    return shared.setdefault(tuple(attrs.items()), attrs)
 
 
 def _inferred_shapes(model: onnx.ModelProto) -> dict[str, tuple[Dim, ...]]:
