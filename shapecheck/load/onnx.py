@@ -59,10 +59,9 @@ def _texts(values: Iterable[str | bytes]) -> tuple[str, ...]:
     holds 450k names)."""
     items = tuple(values)
     try:
-        "".join(items)  # C-speed test that every item is a str
+        return tuple(map(sys.intern, items))  # TypeError for bytes: only str can be interned
     except TypeError:
-        items = tuple(map(_text, items))
-    return tuple(map(sys.intern, items))
+        return tuple(map(sys.intern, map(_text, items)))
 
 
 def _parse(data: bytes, path: str) -> onnx.ModelProto:
@@ -221,8 +220,7 @@ def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int,
     The verdict depends only on the op, the opset, the attributes' names and kinds and which inputs are
     given, so it is computed once per distinct signature (a large model repeats a few of them).
     """
-    problem = _structure_problem(op, opset, attributes, tuple(bool(i) for i in inputs),
-                                 tuple(bool(o) for o in outputs))
+    problem = _structure_problem(op, opset, attributes, tuple(map(bool, inputs)), tuple(map(bool, outputs)))
     if problem is not None:
         raise LoadError(f"node {name!r} ({op}){problem}")
 
