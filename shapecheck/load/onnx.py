@@ -286,10 +286,10 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
     for index, proto in enumerate(graph.node):
         op, domain, outputs = sys.intern(_text(proto.op_type)), sys.intern(_text(proto.domain)), _texts(proto.output)
         name = _unique_name(_text(proto.name), op, index, taken)
-        raw = [(_text(a.name), a.type, a) for a in proto.attribute]
+        raw = [(_text(a.name), a.type, a) for a in proto.attribute] if len(proto.attribute) else []
         inputs = _texts(proto.input)
         if domain in ("", "ai.onnx"):
-            _check_structure(proto, op, name, opset, tuple((n, k) for n, k, _ in raw), inputs, outputs)
+            _check_structure(proto, op, name, opset, tuple([(n, k) for n, k, _ in raw]), inputs, outputs)
         if op == "Constant" and domain in ("", "ai.onnx") and len(outputs) == 1:
             spec = _constant_spec(proto)
             if spec is not None:
