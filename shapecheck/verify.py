@@ -349,15 +349,19 @@ def execute_branch(
     of the tensors that enter the branch, and compare every output size with the engine's."""
     produced: dict[str, tuple[int, ...]] = {}
     execution = Execution(confirmed=True)
-    failing = {f.node: f.kind for f in result.facts if f.kind in FAILING_KINDS}
+    failing: dict[str | None, set[FactKind]] = {}
+    for fact in result.facts:
+        if fact.kind in FAILING_KINDS:
+            failing.setdefault(fact.node, set()).add(fact.kind)
     # Past a node the engine reports failing, its sizes are a best-effort continuation (which input a
     # failing join goes on with), not a claim about a model that runs: the kernel's are not compared with
     # them, or a model broken upstream would read as a bug in shapecheck (SC901).
     past_failure = False
     for node in nodes:
-        kind = failing.get(node.name)
-        if kind in _UNRUNNABLE:
-            return Execution(False, f"{node.name!r} cannot run ({kind.value}, reported on its own)",
+        kinds = failing.get(node.name, set())
+        unrunnable = sorted(kind.value for kind in kinds & _UNRUNNABLE)
+        if unrunnable:
+            return Execution(False, f"{node.name!r} cannot run ({', '.join(unrunnable)}, reported on its own)",
                              disagreements=execution.disagreements)
         data = [t for t in node.inputs[:1] if t] if node.op in ("Conv", "ConvTranspose") else \
             [t for t in node.inputs if t and not result.graph.is_constant(t)]
@@ -383,12 +387,11 @@ def execute_branch(
             out = sizes[0]  # a failing join inside the branch: go on with its first input, as the engine does
         except Exception as error:  # the kernel rejected what the engine accepted: report, don't hide
             engine = _spatial(result.shape(node.outputs[0]))
-            flagged = any(f.node == node.name and f.kind in FAILING_KINDS for f in result.facts)
-            if engine is not None and min(engine, default=1) > 0 and not flagged:  # both say it fails: agree
+            if engine is not None and min(engine, default=1) > 0 and not kinds:  # both say it fails: agree
                 execution.disagreements.append((node.name, engine, ()))
             return Execution(False, f"the kernel failed on {node.name!r}: {error}",
                              disagreements=execution.disagreements)
-        past_failure = past_failure or kind is FactKind.JOIN_MISMATCH
+        past_failure = past_failure or FactKind.JOIN_MISMATCH in kinds
         for tensor in node.outputs[:1]:
             produced[tensor] = out
             engine = _spatial(result.shape(tensor))
