@@ -16,6 +16,10 @@ arena, while NumPy allocates from glibc malloc, which hands freed multi-megabyte
 kernel, so each call page-faults its arrays in again (about 2 us per 4 KiB page in this VM). ``mallopt``
 keeps freed blocks in the heap (``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD`` 1 GiB), an arena in
 effect. The OpenBLAS core type (``OPENBLAS_CORETYPE``) is left as the environment sets it, and printed.
+This project's machine pins it (and ``OPENBLAS_L2_SIZE``) to Haswell for older OpenBLAS builds that crash
+on its CPU; its notes say to benchmark a current NumPy with both unset for that one command::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_kernels.py
 
 Targets (medians, same run): default Conv and ConvTranspose within 2x of onnxruntime (depthwise and
 dilated within 4x); the zero-insertion ConvTranspose within 10x; every ConvTranspose at least 100x faster
