@@ -152,9 +152,12 @@ def _walk(
     for node in graph.topological_order():
         ctx.node = node
         inputs: list[Tensor | None] = [tensors.get(t, UNKNOWN) if t else None for t in node.inputs]
-        causes = {unknown_cause[t] for t in node.inputs if t in unknown_cause}
-        key = _memo_key(node, inputs)
-        remembered = memo.get(key) if key is not None else None
+        causes = {unknown_cause[t] for t in node.inputs if t in unknown_cause} if unknown_cause else ()
+        key: Hashable | None = _memo_key(node, inputs)
+        try:
+            remembered = memo.get(key)
+        except TypeError:  # an attribute holding an array: not hashable, never remembered
+            key, remembered = None, None
         if remembered is not None:
             outputs, details = remembered
             if details is not None:
@@ -179,10 +182,11 @@ def _walk(
                     blocked.setdefault(cause, []).append(node.name)
 
 
-def _memo_key(node: Node, inputs: list[Tensor | None]) -> Hashable | None:
+def _memo_key(node: Node, inputs: list[Tensor | None]) -> Hashable:
     """Identical op, attributes and inputs give identical outputs: real networks repeat their blocks,
     so a rule runs once per distinct configuration. A rule call that records a fact (facts name the
-    node) is never remembered."""
+    node) is never remembered. The key may be unhashable (an attribute holding an array): the caller
+    finds out when it looks the key up, which hashes it anyway."""
     shapes: list[Hashable] = []
     for tensor in inputs:
         if tensor is None:
@@ -192,12 +196,8 @@ def _memo_key(node: Node, inputs: list[Tensor | None]) -> Hashable | None:
             shapes.append((tensor.shape, tuple(tensor.value.reshape(-1))))
         else:
             shapes.append(tensor.shape)
-    key = (node.op, node.domain, len(node.outputs), tuple(node.attrs.items()), tuple(shapes))
-    try:
-        hash(key)
-    except TypeError:  # an attribute holding an array
-        return None
-    return key
+    attrs = node.attrs
+    return (node.op, node.domain, len(node.outputs), tuple(attrs.items()) if attrs else (), tuple(shapes))
 
 
 def _run_rule(node: Node, inputs: list[Tensor | None], ctx: _Context, graph: ModelGraph) -> list[Tensor]:

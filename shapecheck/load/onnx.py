@@ -57,11 +57,10 @@ def _texts(values: Iterable[str | bytes]) -> tuple[str, ...]:
     """Repeated string fields as text, interned: protobuf makes a new ``str`` at every access, so a tensor
     name read as one node's output and another's input would otherwise be held twice (a 100k-node model
     holds 450k names)."""
-    items = tuple(values)
     try:
-        return tuple(map(sys.intern, items))  # TypeError for bytes: only str can be interned
+        return tuple(map(sys.intern, values))  # TypeError for bytes: only str can be interned
     except TypeError:
-        return tuple(map(sys.intern, map(_text, items)))
+        return tuple(map(sys.intern, map(_text, values)))
 
 
 def _parse(data: bytes, path: str) -> onnx.ModelProto:
@@ -206,11 +205,12 @@ def _kinds_in_any_version() -> dict[str, dict[str, frozenset[int]]]:
     return {op: {name: frozenset(k) for name, k in attrs.items()} for op, attrs in kinds.items()}
 
 
-def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int,
-                     attributes: tuple[tuple[str, int], ...], inputs: tuple[str, ...],
-                     outputs: tuple[str, ...] = ()) -> None:
-    """A standard op's node that its schema does not allow is a malformed model; say so here, once,
-    instead of letting an op rule trip over it (onnxruntime refuses such a model at load time, too):
+def _structure_verdicts(opset: int) -> Callable[[str, tuple[tuple[str, int], ...], tuple[str, ...],
+                                               tuple[str, ...]], str | None]:
+    """Checks a standard op's node against its schema; the verdict is remembered per structure signature.
+
+    A node the schema does not allow is a malformed model; it is said here, once, instead of letting an op
+    rule trip over it (onnxruntime refuses such a model at load time, too):
 
     * an attribute of another kind than declared — ``strides`` as one INT, ``auto_pad`` as INTS, a GRAPH
       where a list belongs;
@@ -218,11 +218,24 @@ def _check_structure(proto: onnx.NodeProto, op: str, name: str, opset: int,
       takes; a required output missing (a ConvTranspose without output).
 
     The verdict depends only on the op, the opset, the attributes' names and kinds and which inputs are
-    given, so it is computed once per distinct signature (a large model repeats a few of them).
+    given, and a large model repeats a few such signatures: the signature is cheap to build (an input
+    count when no input is omitted), and each distinct one is checked once per file.
     """
-    problem = _structure_problem(op, opset, attributes, tuple(map(bool, inputs)), tuple(map(bool, outputs)))
-    if problem is not None:
-        raise LoadError(f"node {name!r} ({op}){problem}")
+    verdicts: dict[tuple[object, ...], str | None] = {}
+
+    def verdict(op: str, attributes: tuple[tuple[str, int], ...], inputs: tuple[str, ...],
+                outputs: tuple[str, ...]) -> str | None:
+        given: int | tuple[bool, ...] = len(inputs) if "" not in inputs else tuple(map(bool, inputs))
+        produced = bool(outputs) and bool(outputs[0])
+        key = (op, attributes, given, produced)
+        try:
+            return verdicts[key]
+        except KeyError:
+            flags = (True,) * given if isinstance(given, int) else given
+            problem = verdicts[key] = _structure_problem(op, opset, attributes, flags, (produced,))
+            return problem
+
+    return verdict
 
 
 @cache
@@ -281,32 +294,40 @@ def _unique_name(wanted: str, op: str, index: int, taken: set[str]) -> str:
 
 def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list[LoadNote],
            opset: int) -> Iterable[Node]:
+    """The graph's nodes as :class:`Node`; Constant nodes go to ``constants`` instead.
+
+    This loop runs once per node of the largest models, so each protobuf field is read once and the
+    per-node work is kept to lookups (protobuf access and ``Node`` construction are most of its time)."""
     taken: set[str] = set()
     shared: dict[Any, Any] = {}  # one dict per distinct set of attributes (see _attributes)
+    verdict = _structure_verdicts(opset)
+    intern = sys.intern
     for index, proto in enumerate(graph.node):
-        op, domain, outputs = sys.intern(_text(proto.op_type)), sys.intern(_text(proto.domain)), _texts(proto.output)
-        name = _unique_name(_text(proto.name), op, index, taken)
+        op, domain, name = proto.op_type, proto.domain, proto.name
+        if type(op) is not str or type(domain) is not str or type(name) is not str:  # not valid UTF-8
+            op, domain, name = _text(op), _text(domain), _text(name)
+        op, domain = intern(op), intern(domain)
+        outputs, inputs = _texts(proto.output), _texts(proto.input)
+        if not name or name in taken:
+            name = _unique_name(name, op, index, taken)
+        else:
+            taken.add(name)
         raw = [(_text(a.name), a.type, a) for a in proto.attribute] if len(proto.attribute) else []
-        inputs = _texts(proto.input)
-        if domain in ("", "ai.onnx"):
-            _check_structure(proto, op, name, opset, tuple([(n, k) for n, k, _ in raw]), inputs, outputs)
-        if op == "Constant" and domain in ("", "ai.onnx") and len(outputs) == 1:
-            spec = _constant_spec(proto)
-            if spec is not None:
-                constants[outputs[0]] = spec
-                continue
+        standard = domain in ("", "ai.onnx")
+        if standard:
+            problem = verdict(op, tuple([(n, k) for n, k, _ in raw]) if raw else (), inputs, outputs)
+            if problem is not None:
+                raise LoadError(f"node {name!r} ({op}){problem}")
+            if op == "Constant" and len(outputs) == 1:
+                spec = _constant_spec(proto)
+                if spec is not None:
+                    constants[outputs[0]] = spec
+                    continue
         if op in _SUBGRAPH_OPS:
             message = f"the body of {op} node {name!r} is not checked"
             notes.append(LoadNote("subgraph", message, name))
-        yield Node(
-            name=name,
-            op=op,
-            inputs=inputs,
-            outputs=outputs,
-            attrs=_attributes(raw, shared),
-            domain="" if domain == "ai.onnx" else domain,
-            index=index,
-        )
+        yield Node(name, op, inputs, outputs, _attributes(raw, shared) if raw else {},
+                   "" if domain == "ai.onnx" else domain, None, index)
 
 
 def _attributes(raw: list[tuple[str, int, AttributeProto]], shared: dict[Any, Any]) -> dict[str, Any]:
