@@ -32,12 +32,9 @@ libraries against ``onnx.load``'s peak for the same graph above its peak for the
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +42,10 @@ import time
 
 import onnx
 from onnx import TensorProto, helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from open_watch import AVAILABLE as OPEN_WATCH
+from open_watch import OpenWatch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -140,36 +141,9 @@ def build_unet(folder: str, base: int) -> tuple[str, int]:
     return os.path.join(folder, "model.onnx"), offset
 
 
-class _Inotify:
-    """IN_OPEN / IN_ACCESS on one file by any process (Linux); ``None`` events elsewhere."""
-
-    def __init__(self, path: str) -> None:
-        self.fd = -1
-        if not sys.platform.startswith("linux"):
-            return
-        self.libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        self.fd = self.libc.inotify_init1(0o4000)
-        self.libc.inotify_add_watch(self.fd, path.encode(), 0x20 | 0x1)
-
-    def events(self) -> int | None:
-        if self.fd < 0:
-            return None
-        count = 0
-        while True:
-            try:
-                data = os.read(self.fd, 4096)
-            except BlockingIOError:
-                return count
-            offset = 0
-            while offset < len(data):
-                _, _, _, length = struct.unpack_from("iIII", data, offset)
-                offset += 16 + length
-                count += 1
-
-
 def measure(watched: str, *argv: str) -> dict[str, float]:
     """Exit code, seconds, peak RSS (MB) and opens of ``watched`` (audit hook; inotify) of one run."""
-    watch = _Inotify(watched)
+    watch = OpenWatch([watched]) if OPEN_WATCH else None
     started = time.perf_counter()
     process = subprocess.run([sys.executable, "-c", _MEASURE, watched, *argv], capture_output=True, text=True,
                              cwd=REPO, env={**os.environ, "CI": "1"})
@@ -179,7 +153,25 @@ def measure(watched: str, *argv: str) -> dict[str, float]:
         raise SystemExit(process.stderr)
     _, code, seconds, peak_kb, opened = line.split()
     return {"code": int(code), "seconds": float(seconds), "wall": wall, "peak_mb": int(peak_kb) / 1024,
-            "audit_opens": int(opened), "inotify_opens": watch.events()}
+            "audit_opens": int(opened), "inotify_opens": None if watch is None else _closed(watch)}
+
+
+def _watch_sees_an_open(folder: str) -> bool:
+    """The control for "never opened": the watch must see an open of a probe file."""
+    probe = os.path.join(folder, "probe")
+    with open(probe, "wb"):
+        pass
+    watch = OpenWatch([probe])
+    with open(probe, "rb"):
+        pass
+    return _closed(watch) > 0
+
+
+def _closed(watch: OpenWatch) -> int:
+    """The number of opens or reads the watch saw; the watch is closed."""
+    count = len(watch.events())
+    watch.close()
+    return count
 
 
 def main() -> int:
@@ -256,6 +248,9 @@ def main() -> int:
                   f"({in_memory / deep_mb:.1f}x the file: the graph as ONNX holds it in memory); check's peak above "
                   f"baseline 1 is {above / in_memory:.2f}x that")
             ratio = above / in_memory
+        if OPEN_WATCH and not _watch_sees_an_open(root):
+            print("FAIL  inotify saw no open of a probe file: its zero counts above mean nothing")
+            return 1
         never_opened = all(r["audit_opens"] == 0 and not r["inotify_opens"] for r in checked)
         print(f"\n{'PASS' if never_opened else 'FAIL'}  weights.bin never opened while checking")
         memory_ok = True

@@ -14,11 +14,8 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import os
-import struct
 import subprocess
 import sys
 import textwrap
@@ -28,6 +25,7 @@ import time
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from open_watch import OpenWatch
 
 from shapecheck.check import check_file
 from shapecheck.cli import main
@@ -76,40 +74,6 @@ def hostile_model(tmp_path) -> tuple[str, list[str]]:
     return str(path), [str(passwd), str(absolute)]
 
 
-class _OpenWatch:
-    """inotify (Linux, through ctypes) on files: records IN_OPEN/IN_ACCESS by any process, any code."""
-
-    IN_ACCESS, IN_OPEN, IN_NONBLOCK = 0x1, 0x20, 0o4000
-
-    def __init__(self, paths: list[str]) -> None:
-        self.libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        self.fd = self.libc.inotify_init1(self.IN_NONBLOCK)
-        if self.fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1")
-        self.watches = {}
-        for path in paths:
-            wd = self.libc.inotify_add_watch(self.fd, path.encode(), self.IN_OPEN | self.IN_ACCESS)
-            if wd < 0:
-                raise OSError(ctypes.get_errno(), "inotify_add_watch")
-            self.watches[wd] = path
-
-    def events(self) -> list[str]:
-        seen = []
-        while True:
-            try:
-                data = os.read(self.fd, 4096)
-            except BlockingIOError:
-                return seen
-            offset = 0
-            while offset < len(data):
-                wd, mask, _, length = struct.unpack_from("iIII", data, offset)
-                seen.append(f"{self.watches.get(wd)} mask={mask:#x}")
-                offset += 16 + length
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 _AUDITED = """
 import os, sys
 sentinels = {os.path.realpath(p) for p in sys.argv[1].split(";")}
@@ -130,7 +94,7 @@ sys.exit(main(sys.argv[2:]))
 ])
 def test_external_data_is_never_opened(hostile_model, argv: list[str]) -> None:
     path, sentinels = hostile_model
-    watch = _OpenWatch(sentinels) if sys.platform.startswith("linux") else None
+    watch = OpenWatch(sentinels) if sys.platform.startswith("linux") else None
     try:
         process = subprocess.run([sys.executable, "-c", _AUDITED, ";".join(sentinels), *argv],
                                  capture_output=True, text=True, cwd=os.path.dirname(path), timeout=120)
@@ -147,7 +111,7 @@ def test_fix_refuses_to_write_such_a_model_without_opening_it(hostile_model, tmp
     """``shapecheck fix`` re-reads the model to patch it: onnx.checker refuses external data outside the
     model's directory (without opening it); that is a one-line error, not a traceback."""
     path, sentinels = hostile_model
-    watch = _OpenWatch(sentinels) if sys.platform.startswith("linux") else None
+    watch = OpenWatch(sentinels) if sys.platform.startswith("linux") else None
     try:
         process = subprocess.run([sys.executable, "-c", _AUDITED, ";".join(sentinels), "fix", "model.onnx", "--dim",
                                   "H=37", "--dim", "W=37", "-o", str(tmp_path / "fixed.onnx")],
@@ -164,7 +128,7 @@ def test_fix_refuses_to_write_such_a_model_without_opening_it(hostile_model, tmp
 def test_the_watch_does_see_an_open(hostile_model) -> None:
     """The negative results above mean something: the same watch reports a plain read of a sentinel."""
     _, sentinels = hostile_model
-    watch = _OpenWatch(sentinels)
+    watch = OpenWatch(sentinels)
     try:
         subprocess.run([sys.executable, "-c", f"open({sentinels[0]!r}).read()"], check=True)
         assert watch.events()
