@@ -125,6 +125,24 @@ def test_a_node_without_its_required_inputs_is_a_load_error(tmp_path, inputs, fr
     _one_line_error(_check(path), "node 'conv' (Conv)", fragment)
 
 
+@pytest.mark.parametrize("second_inputs", [["", "w"], ["y"], ["y", "w", "", "w"]])
+def test_a_malformed_node_after_a_well_formed_one_with_the_same_op_and_attributes_is_caught(
+        tmp_path, second_inputs) -> None:
+    """The loader remembers each structure signature's verdict; a second Conv with the same attributes
+    but an omitted, missing or extra input must get its own verdict, not the first node's. onnxruntime
+    refuses each of these models too (the oracle that they are malformed)."""
+    import onnxruntime
+
+    model = _conv_model(pads=[1, 1, 1, 1])
+    model.graph.node.append(helper.make_node("Conv", second_inputs, ["z"], name="second", pads=[1, 1, 1, 1]))
+    model.graph.output[0].name = "z"
+    with pytest.raises(Exception):  # noqa: B017 - onnxruntime raises its own exception types
+        onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    path = tmp_path / "second.onnx"
+    path.write_bytes(model.SerializeToString())
+    _one_line_error(_check(path), "node 'second' (Conv)")
+
+
 def test_a_node_without_its_output_is_a_load_error(tmp_path) -> None:
     """A ConvTranspose without outputs made the fixer index ``node.outputs[0]`` (IndexError escaped)."""
     model = _conv_model()
