@@ -67,12 +67,13 @@ def _normal(line: str) -> str:
     return " ".join(line.split())
 
 
-CONSOLE = _blocks(_read(ARITHMETIC), "console")
+CONSOLE = _blocks(_read(ARITHMETIC), "console") + _blocks(_read(README), "console")
 
 
 @pytest.mark.parametrize("block", CONSOLE, ids=[b.splitlines()[0][2:60] for b in CONSOLE])
-def test_arithmetic_commands_print_what_the_page_shows(block: str, monkeypatch) -> None:
-    """``$ shapecheck …`` then the lines shown, in order; ``...`` stands for lines left out."""
+def test_commands_print_what_the_docs_show(block: str, monkeypatch) -> None:
+    """The arithmetic page's and the README's ``$ shapecheck …`` blocks: the lines shown, in order;
+    ``...`` stands for lines left out."""
     first, *expected = block.rstrip("\n").splitlines()
     assert first.startswith("$ shapecheck ")
     monkeypatch.chdir(REPO)
