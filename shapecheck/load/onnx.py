@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -53,10 +53,10 @@ def _text(value: str | bytes) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
-def _texts(values: Iterable[str | bytes]) -> tuple[str, ...]:
+def _texts(values: Sequence[str | bytes]) -> tuple[str, ...]:
     """Repeated string fields as text, interned: protobuf makes a new ``str`` at every access, so a tensor
     name read as one node's output and another's input would otherwise be held twice (a 100k-node model
-    holds 450k names)."""
+    holds 450k names). A sequence, not any iterable: the fallback for ``bytes`` reads it a second time."""
     try:
         return tuple(map(sys.intern, values))  # TypeError for bytes: only str can be interned
     except TypeError:
@@ -313,8 +313,7 @@ def _nodes(graph: onnx.GraphProto, constants: dict[str, TensorSpec], notes: list
         else:
             taken.add(name)
         raw = [(_text(a.name), a.type, a) for a in proto.attribute] if len(proto.attribute) else []
-        standard = domain in ("", "ai.onnx")
-        if standard:
+        if domain in ("", "ai.onnx"):
             problem = verdict(op, tuple([(n, k) for n, k, _ in raw]) if raw else (), inputs, outputs)
             if problem is not None:
                 raise LoadError(f"node {name!r} ({op}){problem}")
